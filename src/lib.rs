@@ -1,0 +1,10 @@
+//! drumbeat: a playbook engine for community operations.
+//!
+//! The pure core (`playbook`, `validate`, `template`, `schedule`) takes values and returns
+//! values; it never touches the clock, the network or a store.
+
+pub mod cli;
+pub mod playbook;
+pub mod schedule;
+pub mod source;
+pub mod validate;

@@ -1,0 +1,10 @@
+//! The playbook language: model types, loading with positions, environment references.
+
+pub mod decode;
+pub mod load;
+pub mod model;
+pub mod sections;
+pub mod types;
+
+pub use load::{Loaded, load_paths};
+pub use model::*;

@@ -1,0 +1,11 @@
+//! The one integration-test binary: runs the real `drumbeat` executable and compares
+//! exact output, plus library-level specs that need fixtures.
+
+mod common;
+
+mod bad_input;
+mod init;
+mod plan;
+mod render;
+mod schema;
+mod validate;
