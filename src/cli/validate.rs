@@ -25,8 +25,12 @@ pub fn run(args: Args) -> ExitCode {
     let diags = loaded.diagnostics.into_vec();
     print!("{}", render::human(&loaded.sources, &diags));
     let unusable = diags.iter().any(|d| d.code.is_unusable_input());
-    let errors = diags.iter().any(|d| d.severity == validate::Severity::Error);
-    let warnings = diags.iter().any(|d| d.severity == validate::Severity::Warning);
+    let errors = diags
+        .iter()
+        .any(|d| d.severity == validate::Severity::Error);
+    let warnings = diags
+        .iter()
+        .any(|d| d.severity == validate::Severity::Warning);
     if unusable {
         ExitCode::from(2)
     } else if errors || (args.deny_warnings && warnings) {

@@ -7,8 +7,8 @@
 
 use crate::source::{FileId, SourceFile, Span, Spanned};
 use crate::validate::{Code, Diagnostic, Diagnostics, suggest};
-use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode};
 use marked_yaml::Node;
+use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode};
 use std::str::FromStr;
 
 pub struct Cx<'a> {
@@ -40,7 +40,11 @@ impl<'a> Cx<'a> {
                 let text = &self.file.text;
                 let end = end.min(text.len()).max(start);
                 let trimmed = start + text[start..end].trim_end().len();
-                Span::new(self.fid, start, trimmed.max(start + 1).min(text.len().max(start)))
+                Span::new(
+                    self.fid,
+                    start,
+                    trimmed.max(start + 1).min(text.len().max(start)),
+                )
             }
         }
     }
@@ -76,11 +80,20 @@ impl<'a> Cx<'a> {
             Node::Mapping(_) => "a mapping",
         };
         let span = self.span(node);
-        self.error(Code::WrongType, span, format!("expected {expected}, found {found}"));
+        self.error(
+            Code::WrongType,
+            span,
+            format!("expected {expected}, found {found}"),
+        );
     }
 
     /// Opens a mapping for field-by-field decoding; unknown keys are reported at once.
-    pub fn fields<'n>(&mut self, node: &'n Node, what: &'static str, allowed: &[&str]) -> Option<Fields<'n>> {
+    pub fn fields<'n>(
+        &mut self,
+        node: &'n Node,
+        what: &'static str,
+        allowed: &[&str],
+    ) -> Option<Fields<'n>> {
         let Some(map) = node.as_mapping() else {
             self.wrong_type(node, &format!("a mapping ({what})"));
             return None;
@@ -125,7 +138,12 @@ impl<'a> Cx<'a> {
     }
 
     /// Decodes a scalar with `FromStr`, reporting its error message under `code`.
-    pub fn parse<T: FromStr<Err = String>>(&mut self, node: &Node, expected: &str, code: Code) -> Option<T> {
+    pub fn parse<T: FromStr<Err = String>>(
+        &mut self,
+        node: &Node,
+        expected: &str,
+        code: Code,
+    ) -> Option<T> {
         let s = self.scalar(node, expected)?;
         match s.as_str().parse::<T>() {
             Ok(v) => Some(v),
@@ -138,7 +156,12 @@ impl<'a> Cx<'a> {
     }
 
     /// Decodes each item of a list; an item that fails is dropped (and reported).
-    pub fn list<T>(&mut self, node: &Node, expected: &str, mut item: impl FnMut(&mut Self, &Node) -> Option<T>) -> Option<Vec<T>> {
+    pub fn list<T>(
+        &mut self,
+        node: &Node,
+        expected: &str,
+        mut item: impl FnMut(&mut Self, &Node) -> Option<T>,
+    ) -> Option<Vec<T>> {
         let Some(seq) = node.as_sequence() else {
             self.wrong_type(node, &format!("a list of {expected}"));
             return None;
@@ -242,7 +265,11 @@ impl<'n> Fields<'n> {
 
     pub fn missing(&mut self, cx: &mut Cx, name: &str) {
         self.failed = true;
-        let span = self.map.keys().next().map_or(self.span, |k| cx.scalar_span(k));
+        let span = self
+            .map
+            .keys()
+            .next()
+            .map_or(self.span, |k| cx.scalar_span(k));
         cx.error(
             Code::MissingField,
             span,
@@ -268,14 +295,24 @@ impl<'n> Fields<'n> {
     }
 
     /// An optional field decoded by a custom function.
-    pub fn opt_with<T>(&mut self, cx: &mut Cx, name: &str, f: impl FnOnce(&mut Cx, &Node) -> Option<T>) -> Option<T> {
+    pub fn opt_with<T>(
+        &mut self,
+        cx: &mut Cx,
+        name: &str,
+        f: impl FnOnce(&mut Cx, &Node) -> Option<T>,
+    ) -> Option<T> {
         let n = self.node(name)?;
         let v = f(cx, n);
         self.track(v)
     }
 
     /// A required field decoded by a custom function.
-    pub fn req_with<T>(&mut self, cx: &mut Cx, name: &str, f: impl FnOnce(&mut Cx, &Node) -> Option<T>) -> Option<T> {
+    pub fn req_with<T>(
+        &mut self,
+        cx: &mut Cx,
+        name: &str,
+        f: impl FnOnce(&mut Cx, &Node) -> Option<T>,
+    ) -> Option<T> {
         match self.node(name) {
             Some(n) => {
                 let v = f(cx, n);
@@ -326,7 +363,8 @@ pub trait Decode: Sized {
 impl Decode for String {
     const EXPECTED: &'static str = "text";
     fn decode(node: &Node, cx: &mut Cx) -> Option<Self> {
-        cx.scalar(node, Self::EXPECTED).map(|s| s.as_str().to_string())
+        cx.scalar(node, Self::EXPECTED)
+            .map(|s| s.as_str().to_string())
     }
 }
 
@@ -339,7 +377,11 @@ impl Decode for bool {
             "false" | "False" | "FALSE" => Some(false),
             other => {
                 let span = cx.scalar_span(s);
-                cx.error(Code::WrongType, span, format!("expected true or false, found `{other}`"));
+                cx.error(
+                    Code::WrongType,
+                    span,
+                    format!("expected true or false, found `{other}`"),
+                );
                 None
             }
         }

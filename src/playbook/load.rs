@@ -57,7 +57,11 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, diags: &mut Diagnostics) {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
-            diags.push(Diagnostic::without_span(Code::Io, dir, format!("cannot read folder {}: {e}", dir.display())));
+            diags.push(Diagnostic::without_span(
+                Code::Io,
+                dir,
+                format!("cannot read folder {}: {e}", dir.display()),
+            ));
             return;
         }
     };
@@ -91,7 +95,13 @@ pub fn load_paths(paths: &[PathBuf]) -> Loaded {
 
 fn read_file(path: &Path) -> Result<Vec<u8>, Diagnostic> {
     use std::io::Read;
-    let io = |e: std::io::Error| Diagnostic::without_span(Code::Io, path, format!("cannot read {}: {e}", path.display()));
+    let io = |e: std::io::Error| {
+        Diagnostic::without_span(
+            Code::Io,
+            path,
+            format!("cannot read {}: {e}", path.display()),
+        )
+    };
     let file = std::fs::File::open(path).map_err(io)?;
     let len = file.metadata().map_err(io)?.len();
     if len > MAX_FILE_BYTES {
@@ -107,7 +117,9 @@ fn read_file(path: &Path) -> Result<Vec<u8>, Diagnostic> {
         ));
     }
     let mut bytes = Vec::with_capacity(len as usize);
-    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
     Ok(bytes)
 }
 
@@ -131,7 +143,11 @@ pub fn load_bytes(loaded: &mut Loaded, path: &Path, bytes: Vec<u8>) {
             let fid = loaded.sources.add(path, lossy);
             let span = Span::new(fid, at, at);
             let d = if binary {
-                Diagnostic::new(Code::BinaryFile, span, "this is a binary file, not a YAML playbook")
+                Diagnostic::new(
+                    Code::BinaryFile,
+                    span,
+                    "this is a binary file, not a YAML playbook",
+                )
             } else {
                 Diagnostic::new(Code::NotUtf8, span, "the file is not UTF-8 text")
                     .with_hint("save the file as UTF-8 (most editors offer it under \"encoding\")")
@@ -140,7 +156,10 @@ pub fn load_bytes(loaded: &mut Loaded, path: &Path, bytes: Vec<u8>) {
             return;
         }
     };
-    let text = text.strip_prefix('\u{feff}').map(str::to_string).unwrap_or(text);
+    let text = text
+        .strip_prefix('\u{feff}')
+        .map(str::to_string)
+        .unwrap_or(text);
     if let Some(at) = text.find('\0') {
         let fid = loaded.sources.add(path, text[..at].to_string());
         loaded.diagnostics.push(Diagnostic::new(
@@ -203,35 +222,56 @@ fn load_error(sources: &SourceMap, fid: FileId, e: LoadError) -> Diagnostic {
             at(&m),
             "a playbook is a mapping of sections (`version:`, `community:`, ...), not a list or a single value",
         ),
-        LoadError::TopLevelMustBeSequence(m) => Diagnostic::new(Code::NotAMapping, at(&m), "unexpected top level"),
+        LoadError::TopLevelMustBeSequence(m) => {
+            Diagnostic::new(Code::NotAMapping, at(&m), "unexpected top level")
+        }
         LoadError::UnexpectedAnchor(m) => Diagnostic::new(
             Code::YamlAnchor,
             at(&m),
             "YAML anchors and aliases are not allowed in playbooks",
         )
         .with_hint("write the value out where it is needed"),
-        LoadError::UnexpectedTag(m) => Diagnostic::new(Code::YamlAnchor, at(&m), "YAML tags are not allowed in playbooks")
-            .with_hint("remove the `!tag`"),
-        LoadError::MappingKeyMustBeScalar(m) => {
-            Diagnostic::new(Code::YamlSyntax, at(&m), "a mapping key must be a plain name")
-        }
+        LoadError::UnexpectedTag(m) => Diagnostic::new(
+            Code::YamlAnchor,
+            at(&m),
+            "YAML tags are not allowed in playbooks",
+        )
+        .with_hint("remove the `!tag`"),
+        LoadError::MappingKeyMustBeScalar(m) => Diagnostic::new(
+            Code::YamlSyntax,
+            at(&m),
+            "a mapping key must be a plain name",
+        ),
         LoadError::DuplicateKey(inner) => {
             let first = inner.prev_key.span().start().map(at);
-            let second = inner.key.span().start().map(at).unwrap_or(Span::new(fid, 0, 0));
+            let second = inner
+                .key
+                .span()
+                .start()
+                .map(at)
+                .unwrap_or(Span::new(fid, 0, 0));
             let key = inner.key.as_str();
-            let span = Span::new(fid, second.start as usize, second.start as usize + key.len());
+            let span = Span::new(
+                fid,
+                second.start as usize,
+                second.start as usize + key.len(),
+            );
             let mut d = Diagnostic::new(Code::DuplicateKey, span, format!("duplicate key `{key}`"));
             if let Some(f) = first {
-                d = d.with_label(Span::new(fid, f.start as usize, f.start as usize + key.len()), "first written here");
+                d = d.with_label(
+                    Span::new(fid, f.start as usize, f.start as usize + key.len()),
+                    "first written here",
+                );
             }
             d.with_hint("a key may appear once in a mapping; merge the two")
         }
         LoadError::ScanError(m, err) => {
             let span = at(&m);
             let msg = err.info().to_string();
-            let mut d = Diagnostic::new(Code::YamlSyntax, span, format!("YAML syntax error: {msg}"));
+            let mut d =
+                Diagnostic::new(Code::YamlSyntax, span, format!("YAML syntax error: {msg}"));
             let line = file.line_range(file.line_col(span.start as usize).0);
-            if file.text[line].starts_with(|c: char| c == '\t' || c == ' ') && file.text[span.range()].contains('\t')
+            if file.text[line].starts_with(['\t', ' ']) && file.text[span.range()].contains('\t')
                 || msg.contains("tab")
             {
                 d = d.with_hint("YAML indentation uses spaces, not tabs");

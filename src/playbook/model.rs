@@ -4,7 +4,9 @@
 //! parts of the playbook (templates, channels, slots) keep their span so that a later check
 //! can point at them; the values that need no position are plain.
 
-use crate::playbook::types::{Cron, DateRange, Days, Duration, Id, LocalTime, RateLimit, TimeWindow};
+use crate::playbook::types::{
+    Cron, DateRange, Days, Duration, Id, LocalTime, RateLimit, TimeWindow,
+};
 use crate::source::{Span, Spanned};
 use chrono::{NaiveDate, NaiveDateTime};
 use indexmap::IndexMap;
@@ -144,7 +146,8 @@ pub enum ChannelKind {
 
 impl ChannelKind {
     pub const NAMES: &'static [&'static str] = &[
-        "console", "file", "webhook", "wecom", "dingtalk", "feishu", "slack", "discord", "telegram", "exec",
+        "console", "file", "webhook", "wecom", "dingtalk", "feishu", "slack", "discord",
+        "telegram", "exec",
     ];
 
     pub fn type_name(&self) -> &'static str {
@@ -231,7 +234,7 @@ pub struct Content {
 #[derive(Debug, Clone, PartialEq)]
 pub enum When {
     At { time: LocalTime, days: Days },
-    Cron(Cron),
+    Cron(Box<Cron>),
 }
 
 #[derive(Debug, Clone)]

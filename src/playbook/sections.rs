@@ -27,7 +27,9 @@ pub fn playbook(node: &Node, cx: &mut Cx) -> Option<Playbook> {
     let mut f = cx.fields(node, "the playbook", TOP_FIELDS)?;
     let version = match f.node("version") {
         Some(n) => {
-            let v = cx.scalar(n, "the language version").map(|s| s.as_str().to_string());
+            let v = cx
+                .scalar(n, "the language version")
+                .map(|s| s.as_str().to_string());
             match v.as_deref() {
                 Some("1") => Some(1),
                 Some(other) => {
@@ -48,8 +50,12 @@ pub fn playbook(node: &Node, cx: &mut Cx) -> Option<Playbook> {
         None => {
             let span = f.map.keys().next().map_or(f.span, |k| cx.scalar_span(k));
             cx.report(
-                crate::validate::Diagnostic::new(Code::UnsupportedVersion, span, "missing field `version`")
-                    .with_hint("start the playbook with `version: 1`"),
+                crate::validate::Diagnostic::new(
+                    Code::UnsupportedVersion,
+                    span,
+                    "missing field `version`",
+                )
+                .with_hint("start the playbook with `version: 1`"),
             );
             None
         }
@@ -67,7 +73,9 @@ pub fn playbook(node: &Node, cx: &mut Cx) -> Option<Playbook> {
     };
     let default_channel = f.opt::<Ref>(cx, "default_channel");
     let entry = f.opt_with(cx, "entry", entry);
-    let rules = f.opt_with(cx, "rules", |cx, n| cx.list(n, "rules", rule)).unwrap_or_default();
+    let rules = f
+        .opt_with(cx, "rules", |cx, n| cx.list(n, "rules", rule))
+        .unwrap_or_default();
     let content = f.opt_with(cx, "content", content).unwrap_or_default();
     let activities = f
         .opt_with(cx, "activities", |cx, n| cx.list(n, "activities", activity))
@@ -104,7 +112,10 @@ fn community(cx: &mut Cx, node: &Node) -> Option<Community> {
     let mut f = cx.fields(
         node,
         "community",
-        &["id", "name", "kind", "goal", "audience", "offer", "values", "timezone", "locale", "capacity", "runs"],
+        &[
+            "id", "name", "kind", "goal", "audience", "offer", "values", "timezone", "locale",
+            "capacity", "runs",
+        ],
     )?;
     let id = f.req::<Ref>(cx, "id");
     let name = f.req::<String>(cx, "name");
@@ -140,7 +151,9 @@ fn community(cx: &mut Cx, node: &Node) -> Option<Community> {
             }
         }
     });
-    let locale = f.opt::<String>(cx, "locale").unwrap_or_else(|| "zh-CN".to_string());
+    let locale = f
+        .opt::<String>(cx, "locale")
+        .unwrap_or_else(|| "zh-CN".to_string());
     let capacity = f.opt::<u32>(cx, "capacity");
     let runs = f.opt_with(cx, "runs", |cx, n| {
         let span = cx.span(n);
@@ -151,7 +164,11 @@ fn community(cx: &mut Cx, node: &Node) -> Option<Community> {
         if let (Some(a), Some(b)) = (from, until)
             && b < a
         {
-            cx.error(Code::ReversedRange, span, format!("`runs` ends ({b}) before it starts ({a})"));
+            cx.error(
+                Code::ReversedRange,
+                span,
+                format!("`runs` ends ({b}) before it starts ({a})"),
+            );
             return None;
         }
         Some(Spanned::new(Runs { from, until }, span))
@@ -195,14 +212,20 @@ fn env_string(cx: &mut Cx, n: &Node) -> Option<EnvString> {
         let name = end.map(|e| &after[..e]);
         let valid = name.is_some_and(|n| {
             !n.is_empty()
-                && n.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && n.chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                 && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         });
         if !valid {
             ok = false;
             let quoted = raw.span.start as usize
                 + usize::from(cx.file.text[raw.span.range()].starts_with(['"', '\'']));
-            let span = crate::source::Span::new(raw.span.file, quoted + offset + i, quoted + offset + i + 2);
+            let span = crate::source::Span::new(
+                raw.span.file,
+                quoted + offset + i,
+                quoted + offset + i + 2,
+            );
             cx.report(
                 crate::validate::Diagnostic::new(
                     Code::InvalidEnvReference,
@@ -223,7 +246,11 @@ fn env_string(cx: &mut Cx, n: &Node) -> Option<EnvString> {
 fn channels(node: &Node, cx: &mut Cx) -> Option<IndexMap<Id, Channel>> {
     let Some(map) = node.as_mapping() else {
         let span = cx.span(node);
-        cx.error(Code::WrongType, span, "expected a mapping of channel names to channels");
+        cx.error(
+            Code::WrongType,
+            span,
+            "expected a mapping of channel names to channels",
+        );
         return None;
     };
     let mut out = IndexMap::new();
@@ -252,7 +279,9 @@ const CHANNEL_COMMON: &[&str] = &["type", "rate_limit", "assist"];
 
 fn channel(cx: &mut Cx, node: &Node, id: Option<Ref>) -> Option<Channel> {
     let map = node.as_mapping();
-    let ty = map.and_then(|m| m.get_scalar("type")).map(|s| s.as_str().to_string());
+    let ty = map
+        .and_then(|m| m.get_scalar("type"))
+        .map(|s| s.as_str().to_string());
     let specific: &[&str] = match ty.as_deref() {
         Some("console") => &[],
         Some("file") => &["path"],
@@ -266,12 +295,16 @@ fn channel(cx: &mut Cx, node: &Node, id: Option<Ref>) -> Option<Channel> {
         _ => &[],
     };
     let allowed: Vec<&str> = CHANNEL_COMMON.iter().chain(specific).copied().collect();
-    let known_type = ty.as_deref().is_some_and(|t| ChannelKind::NAMES.contains(&t));
+    let known_type = ty
+        .as_deref()
+        .is_some_and(|t| ChannelKind::NAMES.contains(&t));
     let mut f = if known_type {
         cx.fields(node, "a channel", &allowed)?
     } else {
         // Without a known type the other fields cannot be judged; only `type` is reported.
-        let everything: Vec<&str> = map.map(|m| m.keys().map(|k| k.as_str()).collect()).unwrap_or_default();
+        let everything: Vec<&str> = map
+            .map(|m| m.keys().map(|k| k.as_str()).collect())
+            .unwrap_or_default();
         cx.fields(node, "a channel", &everything)?
     };
     let names: Vec<(&str, &str)> = ChannelKind::NAMES.iter().map(|n| (*n, *n)).collect();
@@ -280,13 +313,23 @@ fn channel(cx: &mut Cx, node: &Node, id: Option<Ref>) -> Option<Channel> {
     let assist = f.opt::<Ref>(cx, "assist");
     let format = |f: &mut crate::playbook::decode::Fields, cx: &mut Cx| {
         f.opt_with(cx, "format", |cx, n| {
-            choice(cx, n, "message format", &[("text", MessageFormat::Text), ("markdown", MessageFormat::Markdown)])
+            choice(
+                cx,
+                n,
+                "message format",
+                &[
+                    ("text", MessageFormat::Text),
+                    ("markdown", MessageFormat::Markdown),
+                ],
+            )
         })
         .unwrap_or(MessageFormat::Text)
     };
     let kind = match ty? {
         "console" => Some(ChannelKind::Console),
-        "file" => f.req_with(cx, "path", env_string).map(|path| ChannelKind::File { path }),
+        "file" => f
+            .req_with(cx, "path", env_string)
+            .map(|path| ChannelKind::File { path }),
         "webhook" => {
             let url = f.req_with(cx, "url", env_string);
             let method = f
@@ -295,7 +338,12 @@ fn channel(cx: &mut Cx, node: &Node, id: Option<Ref>) -> Option<Channel> {
                         cx,
                         n,
                         "HTTP method",
-                        &[("POST", "POST"), ("PUT", "PUT"), ("PATCH", "PATCH"), ("GET", "GET")],
+                        &[
+                            ("POST", "POST"),
+                            ("PUT", "PUT"),
+                            ("PATCH", "PATCH"),
+                            ("GET", "GET"),
+                        ],
                     )
                 })
                 .unwrap_or("POST")
@@ -304,7 +352,11 @@ fn channel(cx: &mut Cx, node: &Node, id: Option<Ref>) -> Option<Channel> {
                 .opt_with(cx, "headers", |cx, n| {
                     let Some(m) = n.as_mapping() else {
                         let span = cx.span(n);
-                        cx.error(Code::WrongType, span, "expected a mapping of header names to values");
+                        cx.error(
+                            Code::WrongType,
+                            span,
+                            "expected a mapping of header names to values",
+                        );
                         return None;
                     };
                     let mut out = IndexMap::new();
@@ -322,14 +374,21 @@ fn channel(cx: &mut Cx, node: &Node, id: Option<Ref>) -> Option<Channel> {
                 .unwrap_or_default();
             let body = f.opt_with(cx, "body", |cx, n| {
                 let s = cx.scalar(n, "a template")?;
-                let key = id.clone().unwrap_or_else(|| Spanned::new(Id("body".into()), cx.scalar_span(s)));
+                let key = id
+                    .clone()
+                    .unwrap_or_else(|| Spanned::new(Id("body".into()), cx.scalar_span(s)));
                 Some(Template {
                     id: key,
                     source: s.as_str().to_string(),
                     origin: cx.text_origin(s),
                 })
             });
-            url.map(|url| ChannelKind::Webhook { url, method, headers, body })
+            url.map(|url| ChannelKind::Webhook {
+                url,
+                method,
+                headers,
+                body,
+            })
         }
         "wecom" => {
             let webhook = f.req_with(cx, "webhook", env_string);
@@ -340,21 +399,33 @@ fn channel(cx: &mut Cx, node: &Node, id: Option<Ref>) -> Option<Channel> {
             let webhook = f.req_with(cx, "webhook", env_string);
             let secret = f.opt_with(cx, "secret", env_string);
             let format = format(&mut f, cx);
-            webhook.map(|webhook| ChannelKind::Dingtalk { webhook, secret, format })
+            webhook.map(|webhook| ChannelKind::Dingtalk {
+                webhook,
+                secret,
+                format,
+            })
         }
         "feishu" => {
             let webhook = f.req_with(cx, "webhook", env_string);
             let secret = f.opt_with(cx, "secret", env_string);
             webhook.map(|webhook| ChannelKind::Feishu { webhook, secret })
         }
-        "slack" => f.req_with(cx, "webhook", env_string).map(|webhook| ChannelKind::Slack { webhook }),
-        "discord" => f.req_with(cx, "webhook", env_string).map(|webhook| ChannelKind::Discord { webhook }),
+        "slack" => f
+            .req_with(cx, "webhook", env_string)
+            .map(|webhook| ChannelKind::Slack { webhook }),
+        "discord" => f
+            .req_with(cx, "webhook", env_string)
+            .map(|webhook| ChannelKind::Discord { webhook }),
         "telegram" => {
             let token = f.req_with(cx, "token", env_string);
             let chat_id = f.req_with(cx, "chat_id", env_string);
             let api_base = f.opt_with(cx, "api_base", env_string);
             match (token, chat_id) {
-                (Some(token), Some(chat_id)) => Some(ChannelKind::Telegram { token, chat_id, api_base }),
+                (Some(token), Some(chat_id)) => Some(ChannelKind::Telegram {
+                    token,
+                    chat_id,
+                    api_base,
+                }),
                 _ => None,
             }
         }
@@ -363,7 +434,11 @@ fn channel(cx: &mut Cx, node: &Node, id: Option<Ref>) -> Option<Channel> {
                 let v = cx.list(n, "program and arguments", env_string)?;
                 if v.is_empty() {
                     let span = cx.span(n);
-                    cx.error(Code::InvalidValue, span, "`command` needs at least the program to run");
+                    cx.error(
+                        Code::InvalidValue,
+                        span,
+                        "`command` needs at least the program to run",
+                    );
                     return None;
                 }
                 Some(v)
@@ -385,7 +460,9 @@ fn channel(cx: &mut Cx, node: &Node, id: Option<Ref>) -> Option<Channel> {
 fn entry(cx: &mut Cx, node: &Node) -> Option<Entry> {
     let mut f = cx.fields(node, "entry", &["requirements", "welcome", "refusal"])?;
     let requirements = f
-        .opt_with(cx, "requirements", |cx, n| cx.list(n, "requirements", requirement))
+        .opt_with(cx, "requirements", |cx, n| {
+            cx.list(n, "requirements", requirement)
+        })
         .unwrap_or_default();
     let welcome = f.opt::<Ref>(cx, "welcome");
     let refusal = f.opt::<Ref>(cx, "refusal");
@@ -408,11 +485,17 @@ fn requirement(cx: &mut Cx, node: &Node) -> Option<Requirement> {
         Some("payment") => &["amount", "currency"],
         _ => &[],
     };
-    let allowed: Vec<&str> = ["id", "kind", "hint"].iter().chain(specific).copied().collect();
+    let allowed: Vec<&str> = ["id", "kind", "hint"]
+        .iter()
+        .chain(specific)
+        .copied()
+        .collect();
     let mut f = cx.fields(node, "a requirement", &allowed)?;
     let id = f.req::<Ref>(cx, "id");
     let names: Vec<(&str, &str)> = RequirementKind::NAMES.iter().map(|n| (*n, *n)).collect();
-    let kind = f.req_with(cx, "kind", |cx, n| choice(cx, n, "requirement kind", &names));
+    let kind = f.req_with(cx, "kind", |cx, n| {
+        choice(cx, n, "requirement kind", &names)
+    });
     let hint = f.opt::<String>(cx, "hint");
     let kind = match kind {
         Some("accept_rules") => Some(RequirementKind::AcceptRules),
@@ -424,7 +507,9 @@ fn requirement(cx: &mut Cx, node: &Node) -> Option<Requirement> {
             .map(|description| RequirementKind::Task { description }),
         Some("payment") => {
             let amount = f.req::<f64>(cx, "amount");
-            let currency = f.opt::<String>(cx, "currency").unwrap_or_else(|| "CNY".into());
+            let currency = f
+                .opt::<String>(cx, "currency")
+                .unwrap_or_else(|| "CNY".into());
             amount.map(|amount| RequirementKind::Payment { amount, currency })
         }
         _ => None,
@@ -440,19 +525,30 @@ fn requirement(cx: &mut Cx, node: &Node) -> Option<Requirement> {
 fn regex(cx: &mut Cx, n: &Node) -> Option<Spanned<regex::Regex>> {
     let s = cx.scalar(n, "a regular expression")?;
     let span = cx.scalar_span(s);
-    match regex::RegexBuilder::new(s.as_str()).size_limit(1 << 20).build() {
+    match regex::RegexBuilder::new(s.as_str())
+        .size_limit(1 << 20)
+        .build()
+    {
         Ok(r) => Some(Spanned::new(r, span)),
         Err(e) => {
             let msg = e.to_string();
             let last = msg.lines().last().unwrap_or("").trim().to_string();
-            cx.error(Code::InvalidRegex, span, format!("regular expression does not compile: {last}"));
+            cx.error(
+                Code::InvalidRegex,
+                span,
+                format!("regular expression does not compile: {last}"),
+            );
             None
         }
     }
 }
 
 fn rule(cx: &mut Cx, node: &Node) -> Option<Rule> {
-    let mut f = cx.fields(node, "a rule", &["id", "description", "match", "penalties", "template"])?;
+    let mut f = cx.fields(
+        node,
+        "a rule",
+        &["id", "description", "match", "penalties", "template"],
+    )?;
     let id = f.req::<Ref>(cx, "id");
     let description = f.req::<String>(cx, "description");
     let matcher = f.req_with(cx, "match", |cx, n| {
@@ -460,7 +556,9 @@ fn rule(cx: &mut Cx, node: &Node) -> Option<Rule> {
         let keywords = m.opt_with(cx, "keywords", strings).unwrap_or_default();
         let links = m.opt::<bool>(cx, "links").unwrap_or(false);
         let patterns = m
-            .opt_with(cx, "patterns", |cx, n| cx.list(n, "regular expressions", regex))
+            .opt_with(cx, "patterns", |cx, n| {
+                cx.list(n, "regular expressions", regex)
+            })
             .unwrap_or_default();
         m.finish()?;
         if keywords.is_empty() && !links && patterns.is_empty() {
@@ -472,13 +570,21 @@ fn rule(cx: &mut Cx, node: &Node) -> Option<Rule> {
             );
             return None;
         }
-        Some(RuleMatch { keywords, links, patterns })
+        Some(RuleMatch {
+            keywords,
+            links,
+            patterns,
+        })
     });
     let penalties = f.req_with(cx, "penalties", |cx, n| {
         let v = cx.list(n, "penalties", penalty)?;
         if v.is_empty() {
             let span = cx.span(n);
-            cx.error(Code::InvalidValue, span, "a penalty ladder needs at least one step");
+            cx.error(
+                Code::InvalidValue,
+                span,
+                "a penalty ladder needs at least one step",
+            );
             return None;
         }
         Some(v)
@@ -519,10 +625,14 @@ fn penalty(cx: &mut Cx, n: &Node) -> Option<Penalty> {
                 span,
                 format!("`{text}` is not a penalty"),
             );
-            d.hint = Some(match crate::validate::suggest(word, ["warn", "mute", "remove"]) {
-                Some(m) => format!("did you mean `{m}`? (penalties: warn, mute, `mute 1h`, remove)"),
-                None => "use warn, mute, `mute 1h` or remove".into(),
-            });
+            d.hint = Some(
+                match crate::validate::suggest(word, ["warn", "mute", "remove"]) {
+                    Some(m) => {
+                        format!("did you mean `{m}`? (penalties: warn, mute, `mute 1h`, remove)")
+                    }
+                    None => "use warn, mute, `mute 1h` or remove".into(),
+                },
+            );
             cx.report(d);
             None
         }
@@ -530,12 +640,20 @@ fn penalty(cx: &mut Cx, n: &Node) -> Option<Penalty> {
 }
 
 fn content(cx: &mut Cx, node: &Node) -> Option<Content> {
-    let mut f = cx.fields(node, "content", &["slots", "calendar", "quiet_hours", "daily_limit", "grace"])?;
+    let mut f = cx.fields(
+        node,
+        "content",
+        &["slots", "calendar", "quiet_hours", "daily_limit", "grace"],
+    )?;
     let slots = f
-        .opt_with(cx, "slots", |cx, n| cx.list(n, "slots", |cx, n| slot(cx, n, SlotKind::Content)))
+        .opt_with(cx, "slots", |cx, n| {
+            cx.list(n, "slots", |cx, n| slot(cx, n, SlotKind::Content))
+        })
         .unwrap_or_default();
     let calendar = f
-        .opt_with(cx, "calendar", |cx, n| cx.list(n, "calendar entries", calendar_entry))
+        .opt_with(cx, "calendar", |cx, n| {
+            cx.list(n, "calendar entries", calendar_entry)
+        })
         .unwrap_or_default();
     let quiet_hours = f.opt(cx, "quiet_hours");
     let daily_limit = f.opt::<u32>(cx, "daily_limit");
@@ -558,7 +676,9 @@ enum SlotKind {
 
 fn slot(cx: &mut Cx, node: &Node, kind: SlotKind) -> Option<Slot> {
     let allowed: &[&str] = match kind {
-        SlotKind::Content => &["id", "at", "days", "cron", "template", "channel", "topics", "grace"],
+        SlotKind::Content => &[
+            "id", "at", "days", "cron", "template", "channel", "topics", "grace",
+        ],
         SlotKind::Added => &["id", "at", "template", "channel", "topics", "grace"],
     };
     let what = match kind {
@@ -576,12 +696,19 @@ fn slot(cx: &mut Cx, node: &Node, kind: SlotKind) -> Option<Slot> {
     let topics = f.opt_with(cx, "topics", strings).unwrap_or_default();
     let topics_span = f.key_span(cx, "topics");
     let grace = f.opt::<Duration>(cx, "grace");
-    let timing_span = f.key_span(cx, "cron").or(f.key_span(cx, "at")).unwrap_or(span);
+    let timing_span = f
+        .key_span(cx, "cron")
+        .or(f.key_span(cx, "at"))
+        .unwrap_or(span);
     let when = match (f.has("at"), f.has("cron")) {
         (true, true) => {
             cx.report(
-                crate::validate::Diagnostic::new(Code::SlotTiming, timing_span, "a slot has both `at` and `cron`")
-                    .with_hint("keep one: `at` with `days` for fixed times, or `cron`"),
+                crate::validate::Diagnostic::new(
+                    Code::SlotTiming,
+                    timing_span,
+                    "a slot has both `at` and `cron`",
+                )
+                .with_hint("keep one: `at` with `days` for fixed times, or `cron`"),
             );
             None
         }
@@ -592,8 +719,12 @@ fn slot(cx: &mut Cx, node: &Node, kind: SlotKind) -> Option<Slot> {
                 SlotKind::Added => "add `at: \"HH:MM\"`",
             };
             cx.report(
-                crate::validate::Diagnostic::new(Code::SlotTiming, key, "a slot needs `at` or `cron` to say when it fires")
-                    .with_hint(hint),
+                crate::validate::Diagnostic::new(
+                    Code::SlotTiming,
+                    key,
+                    "a slot needs `at` or `cron` to say when it fires",
+                )
+                .with_hint(hint),
             );
             None
         }
@@ -605,16 +736,23 @@ fn slot(cx: &mut Cx, node: &Node, kind: SlotKind) -> Option<Slot> {
             if f.has("days") {
                 let ds = f.key_span(cx, "days").unwrap_or(span);
                 cx.report(
-                    crate::validate::Diagnostic::new(Code::SlotTiming, ds, "`days` goes with `at`, not with `cron`")
-                        .with_hint("put the days in the cron's day-of-week field"),
+                    crate::validate::Diagnostic::new(
+                        Code::SlotTiming,
+                        ds,
+                        "`days` goes with `at`, not with `cron`",
+                    )
+                    .with_hint("put the days in the cron's day-of-week field"),
                 );
                 None
             } else {
-                cron.map(When::Cron)
+                cron.map(|c| When::Cron(Box::new(c)))
             }
         }
     };
-    let when_span = f.key_span(cx, "at").or(f.key_span(cx, "cron")).unwrap_or(span);
+    let when_span = f
+        .key_span(cx, "at")
+        .or(f.key_span(cx, "cron"))
+        .unwrap_or(span);
     if when.is_none() {
         f.fail();
     }
@@ -647,7 +785,11 @@ fn days(cx: &mut Cx, n: &Node) -> Option<Days> {
             })?;
             if v.is_empty() {
                 let span = cx.span(n);
-                cx.error(Code::InvalidValue, span, "`days` is empty: this slot would never fire");
+                cx.error(
+                    Code::InvalidValue,
+                    span,
+                    "`days` is empty: this slot would never fire",
+                );
                 return None;
             }
             Some(Days::List(v))
@@ -668,14 +810,22 @@ fn days(cx: &mut Cx, n: &Node) -> Option<Days> {
 
 fn calendar_entry(cx: &mut Cx, node: &Node) -> Option<CalendarEntry> {
     let span = cx.span(node);
-    let mut f = cx.fields(node, "a calendar entry", &["dates", "skip", "move", "add", "note"])?;
+    let mut f = cx.fields(
+        node,
+        "a calendar entry",
+        &["dates", "skip", "move", "add", "note"],
+    )?;
     let dates = f.req::<Vec<Spanned<crate::playbook::types::DateRange>>>(cx, "dates");
     let skip = f.list::<Ref>(cx, "skip");
     let moves = f
         .opt_with(cx, "move", |cx, n| {
             let Some(m) = n.as_mapping() else {
                 let span = cx.span(n);
-                cx.error(Code::WrongType, span, "expected a mapping of slot ids to new local times");
+                cx.error(
+                    Code::WrongType,
+                    span,
+                    "expected a mapping of slot ids to new local times",
+                );
                 return None;
             };
             let mut out = Vec::new();
@@ -699,13 +849,19 @@ fn calendar_entry(cx: &mut Cx, node: &Node) -> Option<CalendarEntry> {
         })
         .unwrap_or_default();
     let add = f
-        .opt_with(cx, "add", |cx, n| cx.list(n, "added slots", |cx, n| slot(cx, n, SlotKind::Added)))
+        .opt_with(cx, "add", |cx, n| {
+            cx.list(n, "added slots", |cx, n| slot(cx, n, SlotKind::Added))
+        })
         .unwrap_or_default();
     let _note = f.opt::<String>(cx, "note");
     f.finish()?;
     let dates = dates?;
     if dates.is_empty() {
-        cx.error(Code::InvalidValue, span, "a calendar entry needs at least one date");
+        cx.error(
+            Code::InvalidValue,
+            span,
+            "a calendar entry needs at least one date",
+        );
         return None;
     }
     Some(CalendarEntry {
@@ -718,7 +874,11 @@ fn calendar_entry(cx: &mut Cx, node: &Node) -> Option<CalendarEntry> {
 }
 
 fn activity(cx: &mut Cx, node: &Node) -> Option<Activity> {
-    let mut f = cx.fields(node, "an activity", &["id", "name", "goal", "channel", "phases"])?;
+    let mut f = cx.fields(
+        node,
+        "an activity",
+        &["id", "name", "goal", "channel", "phases"],
+    )?;
     let id = f.req::<Ref>(cx, "id");
     let name = f.opt::<String>(cx, "name");
     let goal = f.opt_with(cx, "goal", |cx, n| {
@@ -736,7 +896,11 @@ fn activity(cx: &mut Cx, node: &Node) -> Option<Activity> {
         let v = cx.list(n, "phases", phase)?;
         if v.is_empty() {
             let span = cx.span(n);
-            cx.error(Code::InvalidValue, span, "an activity needs at least one phase");
+            cx.error(
+                Code::InvalidValue,
+                span,
+                "an activity needs at least one phase",
+            );
             return None;
         }
         Some(v)
@@ -768,7 +932,9 @@ fn phase(cx: &mut Cx, node: &Node) -> Option<Phase> {
     });
     let duration = f.req::<Spanned<Duration>>(cx, "duration");
     let slots = f
-        .opt_with(cx, "slots", |cx, n| cx.list(n, "slots", |cx, n| slot(cx, n, SlotKind::Content)))
+        .opt_with(cx, "slots", |cx, n| {
+            cx.list(n, "slots", |cx, n| slot(cx, n, SlotKind::Content))
+        })
         .unwrap_or_default();
     f.finish()?;
     Some(Phase {
@@ -782,13 +948,22 @@ fn phase(cx: &mut Cx, node: &Node) -> Option<Phase> {
 
 fn event_type(cx: &mut Cx, n: &Node) -> Option<EventType> {
     let s = Spanned::<String>::decode(n, cx)?;
-    let valid = s.value.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-        && s.value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    let valid = s
+        .value
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase())
+        && s.value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if !valid {
         cx.error(
             Code::InvalidValue,
             s.span,
-            format!("`{}` is not an event type: use lowercase letters, digits and underscores", s.value),
+            format!(
+                "`{}` is not an event type: use lowercase letters, digits and underscores",
+                s.value
+            ),
         );
         return None;
     }
@@ -801,11 +976,23 @@ fn condition(cx: &mut Cx, n: &Node) -> Option<Condition> {
 }
 
 fn rewards(cx: &mut Cx, node: &Node) -> Option<Rewards> {
-    let mut f = cx.fields(node, "rewards", &["points", "streaks", "tiers", "badges", "lotteries", "occasions"])?;
+    let mut f = cx.fields(
+        node,
+        "rewards",
+        &[
+            "points",
+            "streaks",
+            "tiers",
+            "badges",
+            "lotteries",
+            "occasions",
+        ],
+    )?;
     let points = f
         .opt_with(cx, "points", |cx, n| {
             cx.list(n, "points rules", |cx, n| {
-                let mut p = cx.fields(n, "a points rule", &["on", "points", "per_day", "cooldown"])?;
+                let mut p =
+                    cx.fields(n, "a points rule", &["on", "points", "per_day", "cooldown"])?;
                 let on = p.req_with(cx, "on", event_type);
                 let points = p.req::<i64>(cx, "points");
                 let per_day = p.opt::<u32>(cx, "per_day");
@@ -886,7 +1073,10 @@ fn rewards(cx: &mut Cx, node: &Node) -> Option<Rewards> {
                 let mut l = cx.fields(
                     n,
                     "a lottery",
-                    &["id", "cron", "eligible", "winners", "prize", "template", "channel", "grace"],
+                    &[
+                        "id", "cron", "eligible", "winners", "prize", "template", "channel",
+                        "grace",
+                    ],
                 )?;
                 let id = l.req::<Ref>(cx, "id");
                 let cron = l.req::<Spanned<crate::playbook::types::Cron>>(cx, "cron");
@@ -920,7 +1110,10 @@ fn rewards(cx: &mut Cx, node: &Node) -> Option<Rewards> {
                         cx,
                         n,
                         "occasion",
-                        &[("birthday", OccasionKind::Birthday), ("anniversary", OccasionKind::Anniversary)],
+                        &[
+                            ("birthday", OccasionKind::Birthday),
+                            ("anniversary", OccasionKind::Anniversary),
+                        ],
                     )
                 });
                 let at = o.req::<LocalTime>(cx, "at");
@@ -952,7 +1145,10 @@ fn segment(cx: &mut Cx, n: &Node) -> Option<Segment> {
     let id = f.req::<Ref>(cx, "id");
     let when = f.req_with(cx, "when", condition);
     f.finish()?;
-    Some(Segment { id: id?, when: when? })
+    Some(Segment {
+        id: id?,
+        when: when?,
+    })
 }
 
 fn retention(cx: &mut Cx, node: &Node) -> Option<Retention> {
@@ -970,7 +1166,11 @@ fn retention(cx: &mut Cx, node: &Node) -> Option<Retention> {
         })
     });
     let eliminate = f.opt_with(cx, "eliminate", |cx, n| {
-        let mut e = cx.fields(n, "eliminate", &["inactive", "warn_before", "warn_template", "channel"])?;
+        let mut e = cx.fields(
+            n,
+            "eliminate",
+            &["inactive", "warn_before", "warn_template", "channel"],
+        )?;
         let inactive = e.req::<Spanned<Duration>>(cx, "inactive");
         let warn_before = e.opt::<Spanned<Duration>>(cx, "warn_before");
         let warn_template = e.opt::<Ref>(cx, "warn_template");
@@ -990,7 +1190,11 @@ fn retention(cx: &mut Cx, node: &Node) -> Option<Retention> {
 fn templates(cx: &mut Cx, node: &Node) -> Option<IndexMap<Id, Template>> {
     let Some(map) = node.as_mapping() else {
         let span = cx.span(node);
-        cx.error(Code::WrongType, span, "expected a mapping of template names to template text");
+        cx.error(
+            Code::WrongType,
+            span,
+            "expected a mapping of template names to template text",
+        );
         return None;
     };
     let mut out = IndexMap::new();

@@ -64,7 +64,11 @@ impl Duration {
 impl FromStr for Duration {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("`{s}` is not a duration: write a whole number and a unit, like 30s, 15m, 2h, 3d or 1w");
+        let bad = || {
+            format!(
+                "`{s}` is not a duration: write a whole number and a unit, like 30s, 15m, 2h, 3d or 1w"
+            )
+        };
         let t = s.trim();
         let split = t.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
         let (num, unit) = t.split_at(split);
@@ -74,11 +78,15 @@ impl FromStr for Duration {
             "m" => Duration::Seconds(n.checked_mul(60).ok_or_else(bad)?),
             "h" => Duration::Seconds(n.checked_mul(3600).ok_or_else(bad)?),
             "d" => Duration::Days(u32::try_from(n).map_err(|_| bad())?),
-            "w" => Duration::Days(u32::try_from(n.checked_mul(7).ok_or_else(bad)?).map_err(|_| bad())?),
+            "w" => {
+                Duration::Days(u32::try_from(n.checked_mul(7).ok_or_else(bad)?).map_err(|_| bad())?)
+            }
             _ => return Err(bad()),
         };
         if n == 0 {
-            return Err(format!("`{s}` is zero: a duration must be longer than nothing"));
+            return Err(format!(
+                "`{s}` is zero: a duration must be longer than nothing"
+            ));
         }
         Ok(d)
     }
@@ -110,7 +118,9 @@ impl FromStr for LocalTime {
         }
         let h: u32 = h.parse().map_err(|_| bad())?;
         let m: u32 = m.parse().map_err(|_| bad())?;
-        NaiveTime::from_hms_opt(h, m, 0).map(LocalTime).ok_or_else(bad)
+        NaiveTime::from_hms_opt(h, m, 0)
+            .map(LocalTime)
+            .ok_or_else(bad)
     }
 }
 
@@ -129,10 +139,17 @@ pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
 /// A local date and time `YYYY-MM-DDTHH:MM` (a space instead of `T` is accepted).
 pub fn parse_local_datetime(s: &str) -> Result<NaiveDateTime, String> {
     let t = s.trim();
-    ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())
-        .ok_or_else(|| format!("`{s}` is not a local date and time: write YYYY-MM-DDTHH:MM, like 2026-12-01T20:00"))
+    [
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())
+    .ok_or_else(|| {
+        format!("`{s}` is not a local date and time: write YYYY-MM-DDTHH:MM, like 2026-12-01T20:00")
+    })
 }
 
 /// One date or an inclusive range `A..B` of local dates.
@@ -202,9 +219,9 @@ impl TimeWindow {
 impl FromStr for TimeWindow {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let (a, b) = s
-            .split_once('-')
-            .ok_or_else(|| format!("`{s}` is not a time window: write HH:MM-HH:MM, like 22:30-07:00"))?;
+        let (a, b) = s.split_once('-').ok_or_else(|| {
+            format!("`{s}` is not a time window: write HH:MM-HH:MM, like 22:30-07:00")
+        })?;
         Ok(TimeWindow {
             start: a.trim().parse()?,
             end: b.trim().parse()?,
@@ -247,7 +264,9 @@ pub fn parse_weekday(s: &str) -> Result<Weekday, String> {
         "fri" => Ok(Weekday::Fri),
         "sat" => Ok(Weekday::Sat),
         "sun" => Ok(Weekday::Sun),
-        _ => Err(format!("`{s}` is not a day: use mon, tue, wed, thu, fri, sat or sun")),
+        _ => Err(format!(
+            "`{s}` is not a day: use mon, tue, wed, thu, fri, sat or sun"
+        )),
     }
 }
 
@@ -303,7 +322,11 @@ pub struct RateLimit {
 impl FromStr for RateLimit {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("`{s}` is not a rate limit: write a count per unit, like 20/min, 1/s or 1000/hour");
+        let bad = || {
+            format!(
+                "`{s}` is not a rate limit: write a count per unit, like 20/min, 1/s or 1000/hour"
+            )
+        };
         let (n, unit) = s.split_once('/').ok_or_else(bad)?;
         let count: u32 = n.trim().parse().map_err(|_| bad())?;
         let per_secs = match unit.trim() {
@@ -333,8 +356,9 @@ impl fmt::Display for RateLimit {
 }
 
 pub fn parse_timezone(s: &str) -> Result<chrono_tz::Tz, String> {
-    s.parse::<chrono_tz::Tz>()
-        .map_err(|_| format!("`{s}` is not an IANA time zone name (like Asia/Shanghai or Europe/London)"))
+    s.parse::<chrono_tz::Tz>().map_err(|_| {
+        format!("`{s}` is not an IANA time zone name (like Asia/Shanghai or Europe/London)")
+    })
 }
 
 #[cfg(test)]

@@ -87,7 +87,10 @@ mod tests {
     use chrono::NaiveDate;
 
     fn local(y: i32, m: u32, d: u32, h: u32, min: u32) -> NaiveDateTime {
-        NaiveDate::from_ymd_opt(y, m, d).unwrap().and_hms_opt(h, min, 0).unwrap()
+        NaiveDate::from_ymd_opt(y, m, d)
+            .unwrap()
+            .and_hms_opt(h, min, 0)
+            .unwrap()
     }
 
     #[test]
@@ -102,7 +105,10 @@ mod tests {
         // 2026-11-01 01:30 happens twice in New York: first at EDT (05:30 UTC).
         let t = resolve_local(chrono_tz::America::New_York, local(2026, 11, 1, 1, 30));
         assert_eq!(t.to_rfc3339(), "2026-11-01T05:30:00+00:00");
-        assert_eq!(all_instants(chrono_tz::America::New_York, local(2026, 11, 1, 1, 30)).len(), 2);
+        assert_eq!(
+            all_instants(chrono_tz::America::New_York, local(2026, 11, 1, 1, 30)).len(),
+            2
+        );
     }
 
     #[test]
@@ -110,6 +116,8 @@ mod tests {
         // Lord Howe moves from +10:30 to +11:00 at 02:00 local on 2026-10-04.
         let t = resolve_local(chrono_tz::Australia::Lord_Howe, local(2026, 10, 4, 2, 15));
         assert_eq!(t.to_rfc3339(), "2026-10-03T15:30:00+00:00");
-        assert!(all_instants(chrono_tz::Australia::Lord_Howe, local(2026, 10, 4, 2, 15)).is_empty());
+        assert!(
+            all_instants(chrono_tz::Australia::Lord_Howe, local(2026, 10, 4, 2, 15)).is_empty()
+        );
     }
 }

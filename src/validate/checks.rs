@@ -49,8 +49,12 @@ fn unique<'a>(what: &str, ids: impl IntoIterator<Item = &'a Ref>, diags: &mut Di
     for id in ids {
         if let Some(first) = seen.get(&id.value) {
             diags.push(
-                Diagnostic::new(Code::DuplicateId, id.span, format!("{what} `{}` is defined twice", id.value))
-                    .with_label(*first, "first defined here"),
+                Diagnostic::new(
+                    Code::DuplicateId,
+                    id.span,
+                    format!("{what} `{}` is defined twice", id.value),
+                )
+                .with_label(*first, "first defined here"),
             );
         } else {
             seen.insert(&id.value, id.span);
@@ -124,11 +128,24 @@ pub fn template_refs(p: &Playbook) -> Vec<&Ref> {
 
 /// Every explicit channel reference that sends messages (not `assist`).
 fn channel_refs(p: &Playbook) -> Vec<&Ref> {
-    let mut refs: Vec<&Ref> = p.all_slots().filter_map(|(_, s)| s.channel.as_ref()).collect();
+    let mut refs: Vec<&Ref> = p
+        .all_slots()
+        .filter_map(|(_, s)| s.channel.as_ref())
+        .collect();
     refs.extend(p.default_channel.iter());
     refs.extend(p.activities.iter().filter_map(|a| a.channel.as_ref()));
-    refs.extend(p.rewards.lotteries.iter().filter_map(|l| l.channel.as_ref()));
-    refs.extend(p.rewards.occasions.iter().filter_map(|o| o.channel.as_ref()));
+    refs.extend(
+        p.rewards
+            .lotteries
+            .iter()
+            .filter_map(|l| l.channel.as_ref()),
+    );
+    refs.extend(
+        p.rewards
+            .occasions
+            .iter()
+            .filter_map(|o| o.channel.as_ref()),
+    );
     if let Some(r) = &p.retention {
         refs.extend(r.recall.iter().filter_map(|r| r.channel.as_ref()));
         refs.extend(r.eliminate.iter().filter_map(|e| e.channel.as_ref()));
@@ -139,7 +156,13 @@ fn channel_refs(p: &Playbook) -> Vec<&Ref> {
 fn references(p: &Playbook, diags: &mut Diagnostics) {
     let templates = p.templates.keys().map(Id::as_str);
     for r in template_refs(p) {
-        dangling(Code::UnknownTemplate, "template", r, templates.clone(), diags);
+        dangling(
+            Code::UnknownTemplate,
+            "template",
+            r,
+            templates.clone(),
+            diags,
+        );
     }
     let channels = p.channels.keys().map(Id::as_str);
     for r in channel_refs(p) {
@@ -174,12 +197,25 @@ fn references(p: &Playbook, diags: &mut Diagnostics) {
                     .iter()
                     .chain(p.content.calendar.iter().flat_map(|c| c.add.iter()))
                     .collect(),
-                Some(a) if a.channel.is_none() => a.phases.iter().flat_map(|ph| ph.slots.iter()).collect(),
+                Some(a) if a.channel.is_none() => {
+                    a.phases.iter().flat_map(|ph| ph.slots.iter()).collect()
+                }
                 Some(_) => Vec::new(),
             };
-            needs.extend(slots.iter().filter(|s| s.channel.is_none()).map(|s| s.id.span));
+            needs.extend(
+                slots
+                    .iter()
+                    .filter(|s| s.channel.is_none())
+                    .map(|s| s.id.span),
+            );
         }
-        needs.extend(p.rewards.lotteries.iter().filter(|l| l.channel.is_none()).map(|l| l.id.span));
+        needs.extend(
+            p.rewards
+                .lotteries
+                .iter()
+                .filter(|l| l.channel.is_none())
+                .map(|l| l.id.span),
+        );
         for span in needs {
             diags.push(
                 Diagnostic::new(
@@ -199,12 +235,22 @@ fn references(p: &Playbook, diags: &mut Diagnostics) {
         .content
         .slots
         .iter()
-        .chain(p.activities.iter().flat_map(|a| a.phases.iter().flat_map(|ph| ph.slots.iter())))
+        .chain(
+            p.activities
+                .iter()
+                .flat_map(|a| a.phases.iter().flat_map(|ph| ph.slots.iter())),
+        )
         .map(|s| s.id.value.as_str())
         .collect();
     for c in &p.content.calendar {
         for r in c.skip.iter().chain(c.moves.iter().map(|(r, _)| r)) {
-            dangling(Code::UnknownSlot, "slot", r, slot_ids.iter().copied(), diags);
+            dangling(
+                Code::UnknownSlot,
+                "slot",
+                r,
+                slot_ids.iter().copied(),
+                diags,
+            );
         }
     }
 }
@@ -226,7 +272,9 @@ fn phases(p: &Playbook, diags: &mut Diagnostics) {
         }
         let windows = phase_windows(a, tz);
         for i in 1..a.phases.len() {
-            let (Some(prev), Some(cur), Some(start)) = (windows[i - 1], windows[i], &a.phases[i].start) else {
+            let (Some(prev), Some(cur), Some(start)) =
+                (windows[i - 1], windows[i], &a.phases[i].start)
+            else {
                 continue;
             };
             if cur.start < prev.end {
@@ -241,7 +289,10 @@ fn phases(p: &Playbook, diags: &mut Diagnostics) {
                             a.phases[i - 1].id.value
                         ),
                     )
-                    .with_label(a.phases[i - 1].duration.span, "the earlier phase lasts this long")
+                    .with_label(
+                        a.phases[i - 1].duration.span,
+                        "the earlier phase lasts this long",
+                    )
                     .with_hint("remove `start` to chain the phase after the one before it"),
                 );
             }
@@ -251,7 +302,11 @@ fn phases(p: &Playbook, diags: &mut Diagnostics) {
             && let Some(Some(last)) = windows.last()
         {
             let end_local = last.end.with_timezone(&tz).naive_local();
-            let limit = until.succ_opt().unwrap_or(until).and_hms_opt(0, 0, 0).expect("midnight exists");
+            let limit = until
+                .succ_opt()
+                .unwrap_or(until)
+                .and_hms_opt(0, 0, 0)
+                .expect("midnight exists");
             if end_local > limit {
                 diags.push(
                     Diagnostic::new(
@@ -317,25 +372,33 @@ fn always_quiet(window: &TimeWindow, when: &When) -> bool {
 }
 
 fn quiet_slots(p: &Playbook, diags: &mut Diagnostics) {
-    let Some(q) = &p.content.quiet_hours else { return };
+    let Some(q) = &p.content.quiet_hours else {
+        return;
+    };
     for (_, s) in p.all_slots() {
         if always_quiet(&q.value, &s.when.value) {
             diags.push(
                 Diagnostic::new(
                     Code::SlotAlwaysQuiet,
                     s.when.span,
-                    format!("slot `{}` always falls in quiet hours ({}), so it never sends", s.id.value, q.value),
+                    format!(
+                        "slot `{}` always falls in quiet hours ({}), so it never sends",
+                        s.id.value, q.value
+                    ),
                 )
                 .with_label(q.span, "quiet hours set here"),
             );
         }
     }
     for l in &p.rewards.lotteries {
-        if always_quiet(&q.value, &When::Cron(l.cron.value.clone())) {
+        if always_quiet(&q.value, &When::Cron(Box::new(l.cron.value.clone()))) {
             diags.push(Diagnostic::new(
                 Code::SlotAlwaysQuiet,
                 l.cron.span,
-                format!("lottery `{}` always falls in quiet hours ({}), so its result is never sent", l.id.value, q.value),
+                format!(
+                    "lottery `{}` always falls in quiet hours ({}), so its result is never sent",
+                    l.id.value, q.value
+                ),
             ));
         }
     }
@@ -346,8 +409,12 @@ fn usage(p: &Playbook, diags: &mut Diagnostics) {
     for (id, t) in &p.templates {
         if !used.contains(id.as_str()) {
             diags.push(
-                Diagnostic::new(Code::UnusedTemplate, t.id.span, format!("template `{id}` is never used"))
-                    .with_hint("remove it, or refer to it from a slot, the entry, a rule or a reward"),
+                Diagnostic::new(
+                    Code::UnusedTemplate,
+                    t.id.span,
+                    format!("template `{id}` is never used"),
+                )
+                .with_hint("remove it, or refer to it from a slot, the entry, a rule or a reward"),
             );
         }
     }

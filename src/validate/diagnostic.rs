@@ -182,7 +182,11 @@ impl Diagnostic {
         }
     }
 
-    pub fn without_span(code: Code, path: impl Into<std::path::PathBuf>, message: impl Into<String>) -> Self {
+    pub fn without_span(
+        code: Code,
+        path: impl Into<std::path::PathBuf>,
+        message: impl Into<String>,
+    ) -> Self {
         Diagnostic {
             code,
             severity: code.severity(),
@@ -234,11 +238,17 @@ impl Diagnostics {
     }
 
     pub fn error_count(&self) -> usize {
-        self.items.iter().filter(|d| d.severity == Severity::Error).count()
+        self.items
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
     }
 
     pub fn warning_count(&self) -> usize {
-        self.items.iter().filter(|d| d.severity == Severity::Warning).count()
+        self.items
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
+            .count()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -260,8 +270,11 @@ impl Diagnostics {
     /// Sorted by file and position, so output is stable whatever order checks ran in.
     pub fn sort(&mut self) {
         self.items.sort_by(|a, b| {
-            (a.span.map(|s| (s.file, s.start)), &a.path, a.code)
-                .cmp(&(b.span.map(|s| (s.file, s.start)), &b.path, b.code))
+            (a.span.map(|s| (s.file, s.start)), &a.path, a.code).cmp(&(
+                b.span.map(|s| (s.file, s.start)),
+                &b.path,
+                b.code,
+            ))
         });
     }
 

@@ -13,7 +13,10 @@ pub fn location(sources: &SourceMap, d: &Diagnostic) -> (String, usize, usize) {
             (file.path.display().to_string(), line, col)
         }
         None => (
-            d.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            d.path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
             0,
             0,
         ),
