@@ -1,5 +1,6 @@
 //! The command line: one file per command, all thin over the library.
 
+mod schema;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -15,11 +16,13 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Validate(validate::Args),
+    Schema(schema::Args),
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Validate(args) => validate::run(args),
+        Command::Schema(args) => schema::run(args),
     }
 }

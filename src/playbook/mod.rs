@@ -3,6 +3,7 @@
 pub mod decode;
 pub mod load;
 pub mod model;
+pub mod schema;
 pub mod sections;
 pub mod types;
 
