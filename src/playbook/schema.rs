@@ -198,12 +198,15 @@ pub(crate) mod defaults {
 
 // --- scalar types -------------------------------------------------------------------------
 
-/// A string with a pattern and a description, as a named definition.
-fn text(description: &str, pattern: &str, examples: &[&str]) -> Schema {
+/// A string with a pattern, a description, and the message editors show when the pattern
+/// does not match (`patternErrorMessage` is a keyword of the YAML and JSON language servers;
+/// validators ignore it).
+fn text(description: &str, pattern: &str, mismatch: &str, examples: &[&str]) -> Schema {
     json_schema!({
         "type": "string",
         "description": description,
         "pattern": pattern,
+        "patternErrorMessage": mismatch,
         "examples": examples,
     })
 }
@@ -246,6 +249,7 @@ named!(
     text(
         "An id: lowercase letters, digits and dashes, starting with a letter or digit.",
         "^[a-z0-9][a-z0-9-]*$",
+        "Not a valid id: use lowercase letters, digits and dashes, starting with a letter or digit.",
         &["fit-camp", "morning"]
     )
 );
@@ -256,6 +260,7 @@ named!(
     text(
         "A length of time: a whole number and a unit, s, m, h, d (local calendar days) or w (weeks).",
         "^0*[1-9][0-9]*[smhdw]$",
+        "Not a duration: write a whole number and a unit, like 30s, 15m, 2h, 3d or 1w.",
         &["30s", "10m", "2h", "3d", "1w"]
     )
 );
@@ -266,6 +271,7 @@ named!(
     text(
         "A local wall-clock time HH:MM in the community's time zone.",
         "^([01]?[0-9]|2[0-3]):[0-5][0-9]$",
+        "Not a local time: write HH:MM, like 07:30 or 20:00.",
         &["07:30", "20:00"]
     )
 );
@@ -276,6 +282,7 @@ named!(
     text(
         "A local date YYYY-MM-DD, or an inclusive range of dates A..B.",
         r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(\s*\.\.\s*[0-9]{4}-[0-9]{2}-[0-9]{2})?$",
+        "Not a date: write YYYY-MM-DD, or A..B for a range.",
         &["2027-02-05", "2027-02-05..2027-02-12"]
     )
 );
@@ -286,6 +293,7 @@ named!(
     text(
         "A daily window of local time HH:MM-HH:MM, start included, end excluded; it may cross midnight. Equal bounds mean no window.",
         r"^\s*([01]?[0-9]|2[0-3]):[0-5][0-9]\s*-\s*([01]?[0-9]|2[0-3]):[0-5][0-9]\s*$",
+        "Not a time window: write HH:MM-HH:MM, like 22:30-07:00.",
         &["22:30-07:00"]
     )
 );
@@ -296,6 +304,7 @@ named!(
     text(
         "A standard five-field cron expression: minute hour day-of-month month day-of-week. Names (mon, jan), ranges, lists and steps are allowed; day-of-month and day-of-week are joined by OR when both are restricted.",
         r"^\s*\S+(\s+\S+){4}\s*$",
+        "A cron expression has five fields: minute hour day-of-month month day-of-week.",
         &["0 12 * * 1-5", "0 20 * * fri", "*/30 9-17 * * *"]
     )
 );
@@ -306,6 +315,7 @@ named!(
     text(
         "A rate limit: a count per second, minute, hour or day.",
         r"^\s*0*[1-9][0-9]*\s*/\s*(s|sec|second|min|minute|h|hour|d|day)\s*$",
+        "Not a rate limit: write a count per unit, like 20/min, 1/s or 1000/hour.",
         &["20/min", "1/s", "1000/hour"]
     )
 );
@@ -316,6 +326,7 @@ named!(
     text(
         "One step of a penalty ladder: warn (send the rule's template), mute (one hour, or `mute 30m` for another length) or remove.",
         r"^(warn|remove|mute([ :]\s*0*[1-9][0-9]*[smhdw])?)$",
+        "Not a penalty: use warn, mute, `mute 1h` or remove.",
         &["warn", "mute", "mute 1h", "remove"]
     )
 );
@@ -326,6 +337,7 @@ named!(
     text(
         "Text that may refer to environment variables as ${NAME}; they are read when the engine starts (run, send), never by validate, render or plan.",
         r"^([^$]|\$+([^{$]|$)|\$+\{[A-Za-z_][A-Za-z0-9_]*\})*$",
+        "Malformed environment reference: write ${NAME} with a name of letters, digits and underscores.",
         &["${WECOM_WEBHOOK}"]
     )
 );
@@ -438,6 +450,7 @@ impl JsonSchema for TimeZone {
             "type": "string",
             "description": "An IANA time zone name; every local time in the playbook is in this zone.",
             "enum": names,
+            "errorMessage": "Not an IANA time zone name (like Asia/Shanghai or Europe/London); `drumbeat validate` suggests the nearest one.",
         })
     }
 }
@@ -454,6 +467,7 @@ impl JsonSchema for Date {
             "format": "date",
             "description": "A local date YYYY-MM-DD.",
             "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+            "patternErrorMessage": "Not a date: write YYYY-MM-DD, like 2026-12-01.",
             "examples": ["2026-12-01"],
         })
     }
@@ -469,6 +483,7 @@ impl JsonSchema for LocalDateTime {
         text(
             "A local date and time YYYY-MM-DDTHH:MM in the community's time zone (a space may replace the T; seconds are optional).",
             "^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2})?$",
+            "Not a local date and time: write YYYY-MM-DDTHH:MM, like 2026-12-01T20:00.",
             &["2026-12-01T20:00"],
         )
     }
@@ -501,6 +516,7 @@ impl JsonSchema for EventName {
         text(
             "An event type: a built-in one (join, message, checkin, referral, purchase, ...) or a custom one such as custom_case_shared.",
             "^[a-z][a-z0-9_]*$",
+            "Not an event type: use lowercase letters, digits and underscores.",
             &examples,
         )
     }
