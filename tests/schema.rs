@@ -262,6 +262,14 @@ fn refused_cases() -> Vec<(&'static str, &'static str, Value)> {
             case("/content/slots/0/id", Some(json!("Morning"))),
         ),
         (
+            "negative number as an id",
+            case("/rewards/tiers/levels/0/id", Some(json!(-1))),
+        ),
+        (
+            "a list as a name",
+            case("/community/name", Some(json!(["a"]))),
+        ),
+        (
             "slot with at and cron",
             case("/content/slots/0/cron", Some(json!("0 8 * * *"))),
         ),
@@ -467,6 +475,19 @@ fn accepted_cases() -> Vec<(&'static str, Value)> {
             )]),
         ),
         ("grace", case(&[("/content/grace", Some(json!("5m")))])),
+        (
+            "numbers where text is expected",
+            case(&[
+                ("/community/name", Some(json!(2024))),
+                ("/rules/0/match/keywords", Some(json!([666, "加微信"]))),
+                ("/rewards/lotteries/0/prize", Some(json!(100))),
+                ("/rewards/tiers/levels/0/id", Some(json!(1))),
+                (
+                    "/channels/preview",
+                    Some(json!({"type": "telegram", "token": "${T}", "chat_id": -1001234567})),
+                ),
+            ]),
+        ),
         (
             "payment without currency",
             case(&[("/entry/requirements/3/currency", None)]),

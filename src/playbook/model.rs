@@ -27,6 +27,7 @@ pub struct Playbook {
     pub version: u32,
     pub community: Community,
     /// Where messages go, by channel name. Secrets come from the environment as `${NAME}`.
+    #[schemars(with = "IndexMap<crate::playbook::schema::Key, Channel>")]
     pub channels: IndexMap<Id, Channel>,
     /// The channel for messages that name none.
     pub default_channel: Option<Ref>,
@@ -46,7 +47,7 @@ pub struct Playbook {
     pub segments: Vec<Segment>,
     pub retention: Option<Retention>,
     /// Message templates by name; every template named elsewhere must be defined here.
-    #[schemars(default)]
+    #[schemars(default, with = "IndexMap<crate::playbook::schema::Key, Template>")]
     pub templates: IndexMap<Id, Template>,
 }
 
@@ -380,7 +381,7 @@ pub struct CalendarEntry {
     #[schemars(
         rename = "move",
         default,
-        with = "std::collections::BTreeMap<Id, LocalTime>"
+        with = "std::collections::BTreeMap<crate::playbook::schema::Key, LocalTime>"
     )]
     pub moves: Vec<(Ref, LocalTime)>,
     /// One-off slots that exist only on the entry's dates.

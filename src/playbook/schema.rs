@@ -35,6 +35,7 @@ pub fn playbook_schema() -> Value {
     RestrictFormats::default().transform(&mut schema);
     let mut value = schema.to_value();
     nullable_optionals(&mut value);
+    scalar_text(&mut value);
     sorted(value)
 }
 
@@ -104,6 +105,36 @@ fn with_null(mut s: Value) -> Value {
         Value::Array(vec![s, serde_json::json!({ "type": "null" })]),
     );
     Value::Object(outer)
+}
+
+/// The loader reads any scalar as text where it wants text, so `keywords: [666]` or
+/// `chat_id: -100123` are fine; an editor, reading YAML 1.2, sees numbers there. Free text
+/// (a string with no pattern, no fixed words) therefore also accepts numbers and booleans.
+fn scalar_text(v: &mut Value) {
+    match v {
+        Value::Object(obj) => {
+            let constrained = ["pattern", "enum", "const", "format"]
+                .iter()
+                .any(|k| obj.contains_key(*k));
+            if !constrained && let Some(t) = obj.get_mut("type") {
+                let text = Value::String("string".into());
+                let mut types = match t {
+                    Value::String(_) => vec![t.clone()],
+                    Value::Array(a) => a.clone(),
+                    _ => Vec::new(),
+                };
+                if types.contains(&text) {
+                    types.retain(|x| x != &text);
+                    let mut all = vec![text, "number".into(), "boolean".into()];
+                    all.extend(types);
+                    *t = Value::Array(all);
+                }
+            }
+            obj.values_mut().for_each(scalar_text);
+        }
+        Value::Array(a) => a.iter_mut().for_each(scalar_text),
+        _ => {}
+    }
 }
 
 /// Rebuilds every object with its keys in sorted order, so the output does not depend on
@@ -211,6 +242,20 @@ fn text(description: &str, pattern: &str, mismatch: &str, examples: &[&str]) -> 
     })
 }
 
+/// An id written as a plain number (`id: 1`) is still an id to the loader; `pattern` only
+/// constrains strings, `minimum` only numbers.
+fn also_whole_numbers(mut s: Schema) -> Schema {
+    s.insert("type".into(), serde_json::json!(["string", "integer"]));
+    s.insert("minimum".into(), 0.into());
+    s
+}
+
+/// Text such as a Telegram `chat_id: -100123` may be written as a number.
+fn also_numbers(mut s: Schema) -> Schema {
+    s.insert("type".into(), serde_json::json!(["string", "number"]));
+    s
+}
+
 macro_rules! named {
     ($t:ty, $name:literal, $body:expr) => {
         impl JsonSchema for $t {
@@ -246,12 +291,12 @@ impl<T: JsonSchema> JsonSchema for Spanned<T> {
 named!(
     Id,
     "Id",
-    text(
+    also_whole_numbers(text(
         "An id: lowercase letters, digits and dashes, starting with a letter or digit.",
         "^[a-z0-9][a-z0-9-]*$",
         "Not a valid id: use lowercase letters, digits and dashes, starting with a letter or digit.",
         &["fit-camp", "morning"]
-    )
+    ))
 );
 
 named!(
@@ -334,12 +379,12 @@ named!(
 named!(
     EnvString,
     "EnvString",
-    text(
+    also_numbers(text(
         "Text that may refer to environment variables as ${NAME}; they are read when the engine starts (run, send), never by validate, render or plan.",
         r"^([^$]|\$+([^{$]|$)|\$+\{[A-Za-z_][A-Za-z0-9_]*\})*$",
         "Malformed environment reference: write ${NAME} with a name of letters, digits and underscores.",
         &["${WECOM_WEBHOOK}"]
-    )
+    ))
 );
 
 named!(
@@ -365,7 +410,7 @@ named!(
     json_schema!({
         "type": "string",
         "description": "A condition: a minijinja expression over member, stats, segments and now.",
-        "examples": ["stats.messages_7d >= 10", "stats.checkins_7d >= 5 and member.tier == 'core'"]
+        "examples": ["stats.messages_7d >= 10", "stats.messages_30d == 0 and stats.days_in_group >= 14"]
     })
 );
 
@@ -422,6 +467,21 @@ fn with_description(mut s: Schema, description: &str) -> Schema {
 }
 
 // --- stand-ins for types the model keeps in a form of its own ------------------------------
+
+/// An id as a mapping key (channel and template names, slots in `move`). Keys are always
+/// text, so only the id pattern applies.
+pub(crate) struct Key;
+impl JsonSchema for Key {
+    fn schema_name() -> Cow<'static, str> {
+        "Key".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "string", "pattern": "^[a-z0-9][a-z0-9-]*$" })
+    }
+}
 
 /// `version: 1`.
 pub(crate) struct Version;
