@@ -270,6 +270,14 @@ fn refused_cases() -> Vec<(&'static str, &'static str, Value)> {
             case("/community/name", Some(json!(["a"]))),
         ),
         (
+            "channel name with capitals",
+            case("/channels/Group", Some(json!({"type": "console"}))),
+        ),
+        (
+            "moved slot id with capitals",
+            case("/content/calendar/0/move/Lesson", Some(json!("13:00"))),
+        ),
+        (
             "slot with at and cron",
             case("/content/slots/0/cron", Some(json!("0 8 * * *"))),
         ),
