@@ -231,15 +231,18 @@ pub(crate) mod defaults {
 
 /// A string with a pattern, a description, and the message editors show when the pattern
 /// does not match (`patternErrorMessage` is a keyword of the YAML and JSON language servers;
-/// validators ignore it).
+/// validators ignore it). Editors offer the examples as completions.
 fn text(description: &str, pattern: &str, mismatch: &str, examples: &[&str]) -> Schema {
-    json_schema!({
+    let mut s = json_schema!({
         "type": "string",
         "description": description,
         "pattern": pattern,
         "patternErrorMessage": mismatch,
-        "examples": examples,
-    })
+    });
+    if !examples.is_empty() {
+        s.insert("examples".into(), examples.into());
+    }
+    s
 }
 
 /// An id written as a plain number (`id: 1`) is still an id to the loader; `pattern` only
@@ -295,7 +298,7 @@ named!(
         "An id: lowercase letters, digits and dashes, starting with a letter or digit.",
         "^[a-z0-9][a-z0-9-]*$",
         "Not a valid id: use lowercase letters, digits and dashes, starting with a letter or digit.",
-        &["fit-camp", "morning"]
+        &[]
     ))
 );
 
