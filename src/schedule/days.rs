@@ -1,0 +1,195 @@
+//! Which local dates a slot fires on, and how many such dates lie in a span, without
+//! walking the span day by day.
+
+use crate::playbook::types::Days;
+use chrono::{Datelike, NaiveDate};
+
+/// The day part of a schedule: `days` of an `at` slot, or the day, month and weekday fields
+/// of a cron expression (with its day-of-month/day-of-week OR rule).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum DayRule<'a> {
+    /// Indexed by days from Monday.
+    Weekly([bool; 7]),
+    Cron(&'a croner::CronPattern),
+}
+
+impl<'a> DayRule<'a> {
+    pub fn weekly(days: &Days) -> Self {
+        let mut w = [false; 7];
+        for (i, slot) in w.iter_mut().enumerate() {
+            *slot = days.includes(weekday_from_monday(i as u32));
+        }
+        DayRule::Weekly(w)
+    }
+
+    pub fn matches(&self, d: NaiveDate) -> bool {
+        match self {
+            DayRule::Weekly(w) => w[d.weekday().num_days_from_monday() as usize],
+            DayRule::Cron(p) => {
+                // croner decides the OR rule: it applies unless a day field is a bare `*`
+                // (a step such as `*/10` is a restriction), exactly as the language says.
+                let wd = croner::Weekday::from_days_from_sunday(d.weekday().num_days_from_sunday());
+                p.month_match(d.month()).unwrap_or(false)
+                    && p.day_match(d.year(), d.month(), d.day(), wd)
+                        .unwrap_or(false)
+            }
+        }
+    }
+}
+
+fn weekday_from_monday(i: u32) -> chrono::Weekday {
+    use chrono::Weekday::*;
+    [Mon, Tue, Wed, Thu, Fri, Sat, Sun][i as usize % 7]
+}
+
+/// Counts the dates of a span that a rule matches. Whether a date matches depends only on
+/// its month, the month's length and the weekday of the month's first day, so whole months
+/// are looked up in a small table filled on first use.
+pub(crate) struct DayCounter<'r, 'a> {
+    rule: &'r DayRule<'a>,
+    /// [month - 1][leap February][weekday of the 1st from Monday]; u8::MAX = not yet known.
+    months: [[[u8; 7]; 2]; 12],
+}
+
+impl<'r, 'a> DayCounter<'r, 'a> {
+    pub fn new(rule: &'r DayRule<'a>) -> Self {
+        DayCounter {
+            rule,
+            months: [[[u8::MAX; 7]; 2]; 12],
+        }
+    }
+
+    /// Dates in `[a, b)` that the rule matches.
+    pub fn count(&mut self, a: NaiveDate, b: NaiveDate) -> u64 {
+        let mut total = 0u64;
+        let mut d = a;
+        while d < b {
+            let first = d.with_day(1).expect("day 1 exists");
+            let next = first.checked_add_months(chrono::Months::new(1));
+            let Some(next) = next else {
+                // The end of chrono's calendar: count what is left one by one.
+                total += self.walk(d, b);
+                break;
+            };
+            if d == first && next <= b {
+                total += self.whole_month(first, next) as u64;
+                d = next;
+            } else {
+                let end = next.min(b);
+                total += self.walk(d, end);
+                d = end;
+            }
+        }
+        total
+    }
+
+    fn walk(&self, a: NaiveDate, b: NaiveDate) -> u64 {
+        a.iter_days()
+            .take_while(|d| *d < b)
+            .filter(|d| self.rule.matches(*d))
+            .count() as u64
+    }
+
+    fn whole_month(&mut self, first: NaiveDate, next: NaiveDate) -> u8 {
+        let month = first.month0() as usize;
+        let leap = usize::from(month == 1 && first.leap_year());
+        let wd = first.weekday().num_days_from_monday() as usize;
+        let cell = &mut self.months[month][leap][wd];
+        if *cell == u8::MAX {
+            *cell = first
+                .iter_days()
+                .take_while(|d| *d < next)
+                .filter(|d| self.rule.matches(*d))
+                .count() as u8;
+        }
+        *cell
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::playbook::types::Cron;
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    fn cron(s: &str) -> Cron {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn cron_day_fields_use_the_or_rule_unless_one_is_a_bare_star() {
+        // 13th of the month OR a Friday.
+        let c = cron("0 9 13 * 5");
+        let r = DayRule::Cron(&c.cron.pattern);
+        assert!(r.matches(date(2026, 3, 13))); // a Friday the 13th
+        assert!(r.matches(date(2026, 4, 13))); // a Monday, the 13th
+        assert!(r.matches(date(2026, 4, 17))); // a Friday
+        assert!(!r.matches(date(2026, 4, 14)));
+        // A step in day-of-month is a restriction, so the OR rule applies.
+        let c = cron("0 9 */10 * 1");
+        let r = DayRule::Cron(&c.cron.pattern);
+        assert!(r.matches(date(2026, 4, 11))); // day 11 (1, 11, 21, 31), a Saturday
+        assert!(r.matches(date(2026, 4, 13))); // a Monday
+        assert!(!r.matches(date(2026, 4, 14))); // neither
+        // A bare star in day-of-month leaves only the weekday.
+        let c = cron("0 9 * * 1");
+        let r = DayRule::Cron(&c.cron.pattern);
+        assert!(r.matches(date(2026, 4, 13)));
+        assert!(!r.matches(date(2026, 4, 11)));
+        // A bare star in day-of-week leaves only the day of month.
+        let c = cron("0 9 1,15 * *");
+        let r = DayRule::Cron(&c.cron.pattern);
+        assert!(r.matches(date(2026, 4, 15)));
+        assert!(!r.matches(date(2026, 4, 13)));
+        // Sunday may be written 0 or 7; names work.
+        for s in ["0 9 * * 0", "0 9 * * 7", "0 9 * * sun"] {
+            let c = cron(s);
+            let r = DayRule::Cron(&c.cron.pattern);
+            assert!(r.matches(date(2026, 4, 12)), "{s}");
+            assert!(!r.matches(date(2026, 4, 13)), "{s}");
+        }
+        // Months restrict.
+        let c = cron("0 9 * 2 *");
+        let r = DayRule::Cron(&c.cron.pattern);
+        assert!(r.matches(date(2026, 2, 3)));
+        assert!(!r.matches(date(2026, 3, 3)));
+    }
+
+    #[test]
+    fn counting_by_months_agrees_with_walking() {
+        let rules = [
+            cron("0 9 13 * 5"),
+            cron("0 9 */10 * 1"),
+            cron("0 9 29 2 *"),
+            cron("0 9 L * *"),
+            cron("0 9 * * 5#2"),
+            cron("0 12 * * 1-5"),
+        ];
+        let spans = [
+            (date(1970, 1, 1), date(2031, 7, 19)),
+            (date(2026, 2, 14), date(2026, 3, 2)),
+            (date(2024, 2, 1), date(2024, 3, 1)),
+            (date(2026, 5, 5), date(2026, 5, 5)),
+        ];
+        let mut all: Vec<DayRule> = rules
+            .iter()
+            .map(|c| DayRule::Cron(&c.cron.pattern))
+            .collect();
+        all.push(DayRule::weekly(&Days::Weekends));
+        all.push(DayRule::weekly(&Days::List(vec![chrono::Weekday::Fri])));
+        for r in &all {
+            let mut counter = DayCounter::new(r);
+            for (a, b) in spans {
+                let walked = a
+                    .iter_days()
+                    .take_while(|d| *d < b)
+                    .filter(|d| r.matches(*d))
+                    .count() as u64;
+                assert_eq!(counter.count(a, b), walked, "{r:?} {a} {b}");
+            }
+        }
+    }
+}
