@@ -222,7 +222,7 @@ pub fn plan<'a>(playbook: &'a Playbook, from: DateTime<Utc>, until: DateTime<Utc
             occs.clear();
             cx.day(item, d, &mut occs);
             for o in &occs {
-                let counted = !o.skipped && cx.runs.contains(d);
+                let counted = cx.counts(o, d);
                 let topic = if counted && !item.topics.is_empty() {
                     let t = &item.topics[(n % item.topics.len() as u64) as usize];
                     n += 1;
@@ -320,7 +320,7 @@ pub fn topic_at<'a>(playbook: &'a Playbook, slot: &str, at: DateTime<Utc>) -> Op
         cx.day(item, d, &mut occs);
         n += occs
             .iter()
-            .filter(|o| !o.skipped && cx.runs.contains(d) && o.at.with_timezone(&Utc) < at)
+            .filter(|o| cx.counts(o, d) && o.at.with_timezone(&Utc) < at)
             .count() as u64;
     }
     Some(item.topics[(n % item.topics.len() as u64) as usize].as_str())
@@ -499,6 +499,19 @@ impl<'a> Context<'a> {
         }
     }
 
+    /// Where topic rotation starts: `runs.from`, else 1970-01-01.
+    fn origin(&self) -> NaiveDate {
+        self.runs
+            .from
+            .unwrap_or(NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date"))
+    }
+
+    /// Whether a fire scheduled on `d` advances topic rotation: not skipped, inside `runs`,
+    /// and not before rotation starts.
+    fn counts(&self, o: &Occurrence, d: NaiveDate) -> bool {
+        !o.skipped && self.runs.contains(d) && d >= self.origin()
+    }
+
     /// The fires of `item` scheduled on local date `d`, in time order.
     fn day(&self, item: &Item<'_>, d: NaiveDate, out: &mut Vec<Occurrence>) {
         if let Scope::Dates(ranges) = item.scope
@@ -562,10 +575,7 @@ impl<'a> Context<'a> {
     /// How many fires of `item` count for topic rotation with a scheduled date before `s`:
     /// those inside `runs` and not skipped by the calendar.
     fn counted_before(&self, item: &Item<'_>, s: NaiveDate) -> u64 {
-        let origin = self
-            .runs
-            .from
-            .unwrap_or(NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date"));
+        let origin = self.origin();
         let mut upper = s;
         if let Some(until) = self.runs.until.and_then(|u| u.succ_opt()) {
             upper = upper.min(until);
