@@ -24,7 +24,7 @@ const ZONES: &[&str] = &[
 /// rotation counts from 1970.
 fn playbook_text(i: usize) -> String {
     let zone = ZONES[i % ZONES.len()];
-    let runs = if i % 2 == 0 {
+    let runs = if i.is_multiple_of(2) {
         "  runs: { from: 2026-06-01, until: 2027-05-31 }\n"
     } else {
         ""
