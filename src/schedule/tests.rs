@@ -617,3 +617,239 @@ fn topics_count_from_1970_without_runs_and_ignore_the_window() {
         }
     }
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    const ZONES: &[&str] = &[
+        "America/New_York",
+        "Europe/London",
+        "Australia/Lord_Howe",
+        "Asia/Shanghai",
+        "UTC",
+    ];
+    const TIMES: &[&str] = &[
+        "00:00", "01:30", "01:45", "02:15", "02:30", "07:00", "07:30", "12:00", "20:00", "23:45",
+    ];
+    const DAYS: &[&str] = &[
+        "",
+        ", days: weekdays",
+        ", days: weekends",
+        ", days: [sun, wed]",
+    ];
+    const CRONS: &[&str] = &[
+        "0 12 * * 1-5",
+        "*/30 1-3 * * *",
+        "30 * * * *",
+        "0 9 13 * fri",
+        "15 2 * * *",
+        "0,30 1 * * 0",
+        "0 */5 */10 * *",
+        "45 1 * 3,10,11 *",
+    ];
+    const QUIET: &[&str] = &["22:30-07:00", "01:00-02:00", "12:00-13:00"];
+
+    #[derive(Debug, Clone)]
+    struct SlotSpec {
+        cron: Option<usize>,
+        time: usize,
+        days: usize,
+        topics: bool,
+        admins: bool,
+    }
+
+    fn slot() -> impl Strategy<Value = SlotSpec> {
+        (
+            prop::option::of(0..CRONS.len()),
+            0..TIMES.len(),
+            0..DAYS.len(),
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(|(cron, time, days, topics, admins)| SlotSpec {
+                cron,
+                time,
+                days,
+                topics,
+                admins,
+            })
+    }
+
+    fn slot_yaml(id: &str, s: &SlotSpec) -> String {
+        let when = match s.cron {
+            Some(c) => format!("cron: \"{}\"", CRONS[c]),
+            None => format!("at: \"{}\"{}", TIMES[s.time], DAYS[s.days]),
+        };
+        let topics = if s.topics { ", topics: [a, b, c]" } else { "" };
+        let channel = if s.admins { ", channel: admins" } else { "" };
+        format!("{{ id: {id}, {when}, template: m{topics}{channel} }}")
+    }
+
+    #[derive(Debug, Clone)]
+    struct BookSpec {
+        zone: usize,
+        runs: Option<(u32, Option<u32>)>,
+        slots: Vec<SlotSpec>,
+        calendar: Vec<(u32, u32, Vec<bool>, Vec<Option<usize>>, Option<SlotSpec>)>,
+        quiet: Option<usize>,
+        limit: Option<u32>,
+        activity: Option<(u32, usize, bool, SlotSpec, SlotSpec)>,
+        lottery: Option<usize>,
+    }
+
+    /// A day of 2026 as a date.
+    fn day(n: u32) -> String {
+        (NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + chrono::Days::new(n as u64)).to_string()
+    }
+
+    use chrono::NaiveDate;
+
+    fn book_spec() -> impl Strategy<Value = BookSpec> {
+        (
+            0..ZONES.len(),
+            prop::option::of((40u32..300, prop::option::of(0u32..60))),
+            prop::collection::vec(slot(), 1..5),
+            prop::collection::vec(
+                (
+                    40u32..320,
+                    0u32..4,
+                    prop::collection::vec(any::<bool>(), 5),
+                    prop::collection::vec(prop::option::of(0..TIMES.len()), 5),
+                    prop::option::of(slot()),
+                ),
+                0..3,
+            ),
+            prop::option::of(0..QUIET.len()),
+            prop::option::of(1u32..4),
+            prop::option::of((40u32..300, 0usize..4, any::<bool>(), slot(), slot())),
+            prop::option::of(0..CRONS.len()),
+        )
+            .prop_map(
+                |(zone, runs, slots, calendar, quiet, limit, activity, lottery)| BookSpec {
+                    zone,
+                    runs: runs.map(|(a, len)| (a, len.map(|l| a + l))),
+                    slots,
+                    calendar,
+                    quiet,
+                    limit,
+                    activity,
+                    lottery,
+                },
+            )
+    }
+
+    fn yaml(b: &BookSpec) -> String {
+        let runs = match b.runs {
+            None => String::new(),
+            Some((from, None)) => format!(", runs: {{ from: {} }}", day(from)),
+            Some((from, Some(until))) => {
+                format!(", runs: {{ from: {}, until: {} }}", day(from), day(until))
+            }
+        };
+        let mut s = String::from("content:\n  slots:\n");
+        for (i, sl) in b.slots.iter().enumerate() {
+            s.push_str(&format!("    - {}\n", slot_yaml(&format!("s{i}"), sl)));
+        }
+        if !b.calendar.is_empty() {
+            s.push_str("  calendar:\n");
+            for (i, (start, len, skips, moves, add)) in b.calendar.iter().enumerate() {
+                let ids = |f: &dyn Fn(usize) -> Option<String>| -> Vec<String> {
+                    (0..b.slots.len()).filter_map(f).collect()
+                };
+                let skip = ids(&|j| skips[j].then(|| format!("s{j}")));
+                let mv = ids(&|j| moves[j].map(|t| format!("s{j}: \"{}\"", TIMES[t])));
+                // Added slots take `at` only, every day of the entry.
+                let add = add
+                    .as_ref()
+                    .map(|a| {
+                        let a = SlotSpec {
+                            cron: None,
+                            days: 0,
+                            ..a.clone()
+                        };
+                        format!(", add: [{}]", slot_yaml(&format!("add{i}"), &a))
+                    })
+                    .unwrap_or_default();
+                s.push_str(&format!(
+                    "    - {{ dates: [\"{}..{}\"], skip: [{}], move: {{ {} }}{add} }}\n",
+                    day(*start),
+                    day(start + len),
+                    skip.join(", "),
+                    mv.join(", ")
+                ));
+            }
+        }
+        if let Some(q) = b.quiet {
+            s.push_str(&format!("  quiet_hours: \"{}\"\n", QUIET[q]));
+        }
+        if let Some(l) = b.limit {
+            s.push_str(&format!("  daily_limit: {l}\n"));
+        }
+        if let Some((start, dur, hours, s1, s2)) = &b.activity {
+            let durations = ["1d", "3d", "2w", "30h"];
+            let d2 = if *hours { "36h" } else { "2d" };
+            s.push_str(&format!(
+                "activities:\n  - id: act\n    phases:\n      - {{ id: one, start: {}T20:00, duration: {}, slots: [{}] }}\n      - {{ id: two, duration: {d2}, slots: [{}] }}\n",
+                day(*start),
+                durations[*dur],
+                slot_yaml("p1", s1),
+                slot_yaml("p2", s2)
+            ));
+        }
+        if let Some(c) = b.lottery {
+            s.push_str(&format!(
+                "rewards:\n  lotteries:\n    - {{ id: draw, cron: \"{}\", winners: 1, prize: x, template: m }}\n",
+                CRONS[c]
+            ));
+        }
+        book(ZONES[b.zone], &runs, &s, &["m"])
+    }
+
+    fn instant(minutes: u32) -> DateTime<Utc> {
+        utc("2026-02-01T00:00:00Z") + chrono::Duration::minutes(minutes as i64)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+        #[test]
+        fn a_plan_splits_at_any_instant(
+            spec in book_spec(),
+            start in 0u32..(300 * 1440),
+            len in 1u32..(9 * 1440),
+            cut in 0u32..=1000,
+        ) {
+            let p = load(&yaml(&spec));
+            let (a, c) = (instant(start), instant(start + len));
+            let b = instant(start + len * cut / 1000);
+            let whole = plan(&p, a, c);
+            let mut parts = plan(&p, a, b).fires;
+            parts.extend(plan(&p, b, c).fires);
+            prop_assert_eq!(&whole.fires, &parts);
+        }
+
+        #[test]
+        fn fires_are_inside_the_window_in_order_and_topics_agree(
+            spec in book_spec(),
+            start in 0u32..(300 * 1440),
+            len in 1u32..(9 * 1440),
+        ) {
+            let p = load(&yaml(&spec));
+            let (a, c) = (instant(start), instant(start + len));
+            let pl = plan(&p, a, c);
+            for f in &pl.fires {
+                prop_assert!(a <= f.at && f.at < c, "{:?} outside [{}, {})", f, a, c);
+                prop_assert_eq!(f.local.with_timezone(&Utc), f.at);
+                if let Some(t) = f.topic {
+                    prop_assert_eq!(topic_at(&p, f.source.id(), f.at), Some(t));
+                }
+            }
+            for w in pl.fires.windows(2) {
+                prop_assert!(w[0].at <= w[1].at);
+            }
+            let keys: std::collections::HashSet<String> = pl.fires.iter().map(|f| f.key()).collect();
+            prop_assert_eq!(keys.len(), pl.fires.len(), "keys are unique");
+        }
+    }
+}
