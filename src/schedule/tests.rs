@@ -686,12 +686,15 @@ mod properties {
         format!("{{ id: {id}, {when}, template: m{topics}{channel} }}")
     }
 
+    /// First day, length in days, which slots it skips, where it moves them, an addition.
+    type EntrySpec = (u32, u32, Vec<bool>, Vec<Option<usize>>, Option<SlotSpec>);
+
     #[derive(Debug, Clone)]
     struct BookSpec {
         zone: usize,
         runs: Option<(u32, Option<u32>)>,
         slots: Vec<SlotSpec>,
-        calendar: Vec<(u32, u32, Vec<bool>, Vec<Option<usize>>, Option<SlotSpec>)>,
+        calendar: Vec<EntrySpec>,
         quiet: Option<usize>,
         limit: Option<u32>,
         activity: Option<(u32, usize, bool, SlotSpec, SlotSpec)>,
