@@ -116,6 +116,23 @@ fn bench(c: &mut Criterion) {
             n
         })
     });
+    // The runtime plans in short windows, again and again: the cost of one minute.
+    let minute = from + chrono::Duration::days(200);
+    group.bench_function("one minute x 1,000 playbooks", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for p in &books {
+                n += drumbeat::schedule::plan(
+                    black_box(p),
+                    minute,
+                    minute + chrono::Duration::minutes(1),
+                )
+                .fires
+                .len();
+            }
+            n
+        })
+    });
     group.finish();
 }
 

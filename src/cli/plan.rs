@@ -52,6 +52,7 @@ pub struct Args {
     /// End of the window (excluded).
     #[arg(long, value_name = "T")]
     pub until: Option<String>,
+    /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 }

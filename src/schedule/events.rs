@@ -9,7 +9,7 @@ pub struct EventDriven<'a> {
     /// `welcome`, `refusal`, `rule_warning`, `streak`, `tier_up`, `badge`, `birthday`,
     /// `anniversary`, `recall` or `elimination_warning`.
     pub kind: &'static str,
-    /// The rule, badge or occasion time it belongs to, where there is one.
+    /// The rule, badge or streak event it belongs to, where there is one.
     pub id: Option<String>,
     pub template: &'a str,
     /// Where it goes; `None` for a refusal, which goes to the applicant.

@@ -130,43 +130,73 @@ fn columns<const N: usize>(out: &mut String, rows: &[[String; N]]) {
     }
 }
 
-/// The JSON form of a plan: see `drumbeat plan --help` for the fields.
+/// The JSON form of a plan (`drumbeat plan --format json`). Field order is as listed.
 #[derive(Debug, Serialize)]
 pub struct PlanJson<'a> {
+    /// The community's id.
     pub community: &'a str,
+    /// The community's IANA time zone.
     pub timezone: &'a str,
+    /// Start of the window (included), UTC, RFC 3339.
     pub from: String,
+    /// End of the window (excluded), UTC, RFC 3339.
     pub until: String,
+    /// Every fire in the window, in time order.
     pub fires: Vec<FireJson<'a>>,
+    /// Messages caused by events, which have no planned time.
     pub event_driven: Vec<EventJson<'a>>,
 }
 
+/// One fire in the JSON form of a plan.
 #[derive(Debug, Serialize)]
 pub struct FireJson<'a> {
+    /// Names this fire and no other (community/source/path/channel/instant); stable across runs.
     pub key: String,
+    /// The instant, UTC, RFC 3339.
     pub at: String,
+    /// The same instant on the community's clock, RFC 3339 with the offset in force.
     pub local: String,
+    /// The local date and time it was due (`YYYY-MM-DDTHH:MM`); differs from `local` when a
+    /// DST gap moved it to the transition.
     pub scheduled: String,
+    /// `content`, `calendar` (added by a calendar entry), `phase` or `lottery`.
     pub source: &'static str,
+    /// The slot's or lottery's id.
     pub id: &'a str,
+    /// The activity of a phase slot, else null.
     pub activity: Option<&'a str>,
+    /// The phase of a phase slot, else null.
     pub phase: Option<&'a str>,
+    /// The channel it is sent to.
     pub channel: &'a str,
+    /// When `channel` is assisted, the channel where a person gets it as a to-do; else null.
     pub assist: Option<&'a str>,
+    /// The template rendered for it.
     pub template: &'a str,
+    /// The rotated topic, or null.
     pub topic: Option<&'a str>,
+    /// How late it may still be sent, as a duration (`10m`).
     pub grace: String,
+    /// A calendar entry moved it to this time.
     pub moved: bool,
+    /// `planned` or `suppressed`.
     pub status: &'static str,
+    /// Null when planned; else `outside_runs`, `calendar_skip`, `quiet_hours` or `daily_limit`.
     pub reason: Option<&'static str>,
 }
 
+/// One event-driven message kind in the JSON form of a plan.
 #[derive(Debug, Serialize)]
 pub struct EventJson<'a> {
+    /// `welcome`, `refusal`, `rule_warning`, `streak`, `tier_up`, `badge`, `birthday`,
+    /// `anniversary`, `recall` or `elimination_warning`.
     pub kind: &'static str,
+    /// The rule, badge or streak event it belongs to, or null.
     pub id: Option<&'a str>,
     pub template: &'a str,
+    /// Where it is sent; null for a refusal, which goes to the applicant.
     pub channel: Option<&'a str>,
+    /// What causes it, in words.
     pub when: &'a str,
 }
 

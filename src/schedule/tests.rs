@@ -426,6 +426,42 @@ fn phases_chain_by_calendar_days_or_exact_hours() {
 }
 
 #[test]
+fn calendar_applies_to_phase_slots_and_moves_are_checked_against_the_window() {
+    let y = book(
+        "Asia/Shanghai",
+        "",
+        "content:
+  calendar:
+    - { dates: [\"2026-12-02\"], skip: [task] }
+    - { dates: [\"2026-12-03\"], move: { task: \"21:00\" } }
+    - { dates: [\"2026-12-04\"], move: { task: \"07:00\" } }
+    - { dates: [\"2026-12-01\"], move: { task: \"20:30\" } }
+activities:
+  - id: act
+    channel: admins
+    phases:
+      - { id: p, start: 2026-12-01T20:00, duration: 3d, slots: [{ id: task, at: \"20:00\", template: m }] }",
+        &["m"],
+    );
+    let got = plan_rows(&y, "2026-11-30T16:00:00Z", "2026-12-05T16:00:00Z");
+    assert_eq!(
+        got,
+        [
+            "2026-12-01T12:30Z 12-01 20:30 act/p/task @admins moved",
+            "2026-12-02T12:00Z 12-02 20:00 act/p/task @admins -calendar_skip",
+            "2026-12-03T13:00Z 12-03 21:00 act/p/task @admins moved",
+            // 07:00 on the 4th is inside the window (it ends 20:00 on the 4th) and the 20:00
+            // fire it replaces would not have been.
+            "2026-12-03T23:00Z 12-04 07:00 act/p/task @admins moved",
+        ]
+    );
+    // Moved before the phase starts: it does not fire at all.
+    let y = y.replace("20:30", "19:30");
+    let got = plan_rows(&y, "2026-11-30T16:00:00Z", "2026-12-02T00:00:00Z");
+    assert_eq!(got, Vec::<String>::new());
+}
+
+#[test]
 fn quiet_hours_cross_midnight() {
     let y = book(
         "Asia/Shanghai",
