@@ -10,6 +10,9 @@ use chrono_tz::Tz;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// The longest window planned, in days (about a hundred years).
+const MAX_DAYS: u32 = 36_600;
+
 /// Show every scheduled fire of a playbook in a window of time.
 ///
 /// Lists the fires of content slots, calendar additions, activity phase slots and lotteries
@@ -47,7 +50,7 @@ pub struct Args {
     pub from: Option<String>,
     /// Length of the window in local calendar days (default 7).
     #[arg(long, value_name = "N", conflicts_with = "until",
-          value_parser = clap::value_parser!(u32).range(1..=36_600))]
+          value_parser = clap::value_parser!(u32).range(1..=MAX_DAYS as i64))]
     pub days: Option<u32>,
     /// End of the window (excluded).
     #[arg(long, value_name = "T")]
@@ -119,6 +122,9 @@ pub fn run(args: Args) -> ExitCode {
     };
     if until <= from {
         return usage("--until must be later than --from");
+    }
+    if until - from > chrono::Duration::days(MAX_DAYS as i64) {
+        return usage("the window is longer than 100 years; plan a shorter one");
     }
     let planned = plan(playbook, from, until);
     let events = event_driven(playbook);

@@ -1,17 +1,25 @@
 //! Which local dates a slot fires on, and how many such dates lie in a span, without
 //! walking the span day by day.
 
-use crate::playbook::types::Days;
+use crate::playbook::types::{Cron, Days};
 use chrono::{Datelike, NaiveDate};
 
 /// The day part of a schedule: `days` of an `at` slot, or the day, month and weekday fields
 /// of a cron expression (with its day-of-month/day-of-week OR rule).
+///
+/// Most crons restrict only weekdays or only days of the month; those become plain tables,
+/// which are quick to test and let whole months be counted without looking at each day.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum DayRule<'a> {
-    /// Indexed by days from Monday.
-    Weekly([bool; 7]),
+    /// Weekdays (indexed by days from Monday) in some months (bit `m` for month `m`).
+    Weekly { days: [bool; 7], months: u16 },
+    /// Days of the month (bit `d` for day `d`) in some months.
+    Monthly { days: u32, months: u16 },
+    /// Anything else (`L`, `W`, `#`, or both day fields restricted): ask croner.
     Cron(&'a croner::CronPattern),
 }
+
+const ALL_MONTHS: u16 = 0b1_1111_1111_1110;
 
 impl<'a> DayRule<'a> {
     pub fn weekly(days: &Days) -> Self {
@@ -19,15 +27,64 @@ impl<'a> DayRule<'a> {
         for (i, slot) in w.iter_mut().enumerate() {
             *slot = days.includes(weekday_from_monday(i as u32));
         }
-        DayRule::Weekly(w)
+        DayRule::Weekly {
+            days: w,
+            months: ALL_MONTHS,
+        }
+    }
+
+    /// The rule of a cron expression. croner decides the OR rule: it applies unless a day
+    /// field is a bare `*` (a step such as `*/10` is a restriction), as the language says.
+    /// With one day field a bare `*` and no `L`, `W` or `#` in the other, the answer for
+    /// each weekday or day of the month is read once from croner into a table.
+    pub fn cron(c: &'a Cron) -> Self {
+        let pat = &c.cron.pattern;
+        let fields: Vec<&str> = c.source.split_whitespace().collect();
+        let special =
+            |f: &str, chars: &[char]| f.chars().any(|ch| chars.contains(&ch.to_ascii_uppercase()));
+        let (Some(dom), Some(dow)) = (fields.get(2), fields.get(4)) else {
+            return DayRule::Cron(pat);
+        };
+        let mut months = 0u16;
+        for m in 1..=12u32 {
+            if pat.month_match(m).unwrap_or(false) {
+                months |= 1 << m;
+            }
+        }
+        if pat.is_dom_wildcard() && !special(dow, &['L', '#']) {
+            // 2026-03-01 is a Sunday: day 1 + w has weekday w counted from Sunday.
+            let mut days = [false; 7];
+            for w in 0..7u32 {
+                let wd = croner::Weekday::from_days_from_sunday(w);
+                let from_monday = (w + 6) % 7;
+                days[from_monday as usize] = pat.day_match(2026, 3, 1 + w, wd).unwrap_or(false);
+            }
+            return DayRule::Weekly { days, months };
+        }
+        if pat.is_dow_wildcard() && !special(dom, &['L', 'W']) {
+            let mut days = 0u32;
+            for d in 1..=31u32 {
+                let date = NaiveDate::from_ymd_opt(2026, 1, d).expect("January has 31 days");
+                let wd =
+                    croner::Weekday::from_days_from_sunday(date.weekday().num_days_from_sunday());
+                if pat.day_match(2026, 1, d, wd).unwrap_or(false) {
+                    days |= 1 << d;
+                }
+            }
+            return DayRule::Monthly { days, months };
+        }
+        DayRule::Cron(pat)
     }
 
     pub fn matches(&self, d: NaiveDate) -> bool {
         match self {
-            DayRule::Weekly(w) => w[d.weekday().num_days_from_monday() as usize],
+            DayRule::Weekly { days, months } => {
+                months & (1 << d.month()) != 0 && days[d.weekday().num_days_from_monday() as usize]
+            }
+            DayRule::Monthly { days, months } => {
+                months & (1 << d.month()) != 0 && days & (1 << d.day()) != 0
+            }
             DayRule::Cron(p) => {
-                // croner decides the OR rule: it applies unless a day field is a bare `*`
-                // (a step such as `*/10` is a restriction), exactly as the language says.
                 let wd = croner::Weekday::from_days_from_sunday(d.weekday().num_days_from_sunday());
                 p.month_match(d.month()).unwrap_or(false)
                     && p.day_match(d.year(), d.month(), d.day(), wd)
@@ -91,6 +148,28 @@ impl<'r, 'a> DayCounter<'r, 'a> {
     }
 
     fn whole_month(&mut self, first: NaiveDate, next: NaiveDate) -> u8 {
+        let length = (next - first).num_days() as u32;
+        match *self.rule {
+            DayRule::Weekly { days, months } => {
+                if months & (1 << first.month()) == 0 {
+                    return 0;
+                }
+                // Weekday w (from the 1st's) occurs 5 times when w < length - 28, else 4.
+                let w1 = first.weekday().num_days_from_monday();
+                return (0..7u32)
+                    .filter(|i| days[((w1 + i) % 7) as usize])
+                    .map(|i| if i < length - 28 { 5 } else { 4 })
+                    .sum();
+            }
+            DayRule::Monthly { days, months } => {
+                if months & (1 << first.month()) == 0 {
+                    return 0;
+                }
+                let in_month = days & (((1u64 << (length + 1)) - 1) as u32);
+                return in_month.count_ones() as u8;
+            }
+            DayRule::Cron(_) => {}
+        }
         let month = first.month0() as usize;
         let leap = usize::from(month == 1 && first.leap_year());
         let wd = first.weekday().num_days_from_monday() as usize;
@@ -109,7 +188,6 @@ impl<'r, 'a> DayCounter<'r, 'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::playbook::types::Cron;
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
@@ -123,37 +201,37 @@ mod tests {
     fn cron_day_fields_use_the_or_rule_unless_one_is_a_bare_star() {
         // 13th of the month OR a Friday.
         let c = cron("0 9 13 * 5");
-        let r = DayRule::Cron(&c.cron.pattern);
+        let r = DayRule::cron(&c);
         assert!(r.matches(date(2026, 3, 13))); // a Friday the 13th
         assert!(r.matches(date(2026, 4, 13))); // a Monday, the 13th
         assert!(r.matches(date(2026, 4, 17))); // a Friday
         assert!(!r.matches(date(2026, 4, 14)));
         // A step in day-of-month is a restriction, so the OR rule applies.
         let c = cron("0 9 */10 * 1");
-        let r = DayRule::Cron(&c.cron.pattern);
+        let r = DayRule::cron(&c);
         assert!(r.matches(date(2026, 4, 11))); // day 11 (1, 11, 21, 31), a Saturday
         assert!(r.matches(date(2026, 4, 13))); // a Monday
         assert!(!r.matches(date(2026, 4, 14))); // neither
         // A bare star in day-of-month leaves only the weekday.
         let c = cron("0 9 * * 1");
-        let r = DayRule::Cron(&c.cron.pattern);
+        let r = DayRule::cron(&c);
         assert!(r.matches(date(2026, 4, 13)));
         assert!(!r.matches(date(2026, 4, 11)));
         // A bare star in day-of-week leaves only the day of month.
         let c = cron("0 9 1,15 * *");
-        let r = DayRule::Cron(&c.cron.pattern);
+        let r = DayRule::cron(&c);
         assert!(r.matches(date(2026, 4, 15)));
         assert!(!r.matches(date(2026, 4, 13)));
         // Sunday may be written 0 or 7; names work.
         for s in ["0 9 * * 0", "0 9 * * 7", "0 9 * * sun"] {
             let c = cron(s);
-            let r = DayRule::Cron(&c.cron.pattern);
+            let r = DayRule::cron(&c);
             assert!(r.matches(date(2026, 4, 12)), "{s}");
             assert!(!r.matches(date(2026, 4, 13)), "{s}");
         }
         // Months restrict.
         let c = cron("0 9 * 2 *");
-        let r = DayRule::Cron(&c.cron.pattern);
+        let r = DayRule::cron(&c);
         assert!(r.matches(date(2026, 2, 3)));
         assert!(!r.matches(date(2026, 3, 3)));
     }
@@ -167,6 +245,12 @@ mod tests {
             cron("0 9 L * *"),
             cron("0 9 * * 5#2"),
             cron("0 12 * * 1-5"),
+            cron("0 12 * 3-5 sat,sun"),
+            cron("0 12 1,15,31 */2 *"),
+            cron("0 12 ? * MON"),
+            cron("0 12 LW * *"),
+            cron("0 12 * * 5L"),
+            cron("30 */6 * * *"),
         ];
         let spans = [
             (date(1970, 1, 1), date(2031, 7, 19)),

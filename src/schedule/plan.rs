@@ -206,9 +206,10 @@ pub fn plan<'a>(playbook: &'a Playbook, from: DateTime<Utc>, until: DateTime<Utc
     }
     let cx = Context::new(playbook);
     // Whole local days around the window: the daily limit of a fire depends on the fires
-    // earlier that day, and a gap can carry a fire into the next day.
-    let first = local_date(tz, from) - Days::new(2);
-    let last = local_date(tz, until);
+    // earlier that day, and a gap can carry a fire into the next day. One more day at each
+    // end covers zones that fall back across midnight and so revisit the day before.
+    let first = days_before(local_date(tz, from), 2);
+    let last = days_after(local_date(tz, until), 1);
 
     let mut cands: Vec<Candidate<'a>> = Vec::new();
     let mut occs: Vec<Occurrence> = Vec::new();
@@ -312,7 +313,7 @@ pub fn topic_at<'a>(playbook: &'a Playbook, slot: &str, at: DateTime<Utc>) -> Op
         return None;
     }
     let tz = cx.tz;
-    let first = local_date(tz, at) - Days::new(2);
+    let first = days_before(local_date(tz, at), 2);
     let mut n = cx.counted_before(item, first);
     let mut occs = Vec::new();
     for d in first.iter_days().take(4) {
@@ -324,6 +325,14 @@ pub fn topic_at<'a>(playbook: &'a Playbook, slot: &str, at: DateTime<Utc>) -> Op
             .count() as u64;
     }
     Some(item.topics[(n % item.topics.len() as u64) as usize].as_str())
+}
+
+fn days_before(d: NaiveDate, n: u64) -> NaiveDate {
+    d.checked_sub_days(Days::new(n)).unwrap_or(NaiveDate::MIN)
+}
+
+fn days_after(d: NaiveDate, n: u64) -> NaiveDate {
+    d.checked_add_days(Days::new(n)).unwrap_or(NaiveDate::MAX)
 }
 
 /// A fire before statuses are decided.
@@ -596,8 +605,8 @@ impl<'a> Context<'a> {
         match item.scope {
             Scope::Phase(w) => {
                 // Phase windows are short: walk them.
-                let a = (local_date(self.tz, w.start) - Days::new(1)).max(origin);
-                let b = (local_date(self.tz, w.end) + Days::new(1)).min(upper);
+                let a = days_before(local_date(self.tz, w.start), 1).max(origin);
+                let b = days_after(local_date(self.tz, w.end), 1).min(upper);
                 count_days(&mut a.iter_days().take_while(|d| *d < b))
             }
             Scope::Dates(ranges) => {
@@ -794,7 +803,7 @@ fn schedule_of_cron(c: &Cron) -> Schedule<'_> {
         }
     }
     Schedule {
-        rule: DayRule::Cron(pat),
+        rule: DayRule::cron(c),
         times,
         real_time: c.real_time,
     }
