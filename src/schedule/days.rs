@@ -118,24 +118,37 @@ impl<'r, 'a> DayCounter<'r, 'a> {
 
     /// Dates in `[a, b)` that the rule matches.
     pub fn count(&mut self, a: NaiveDate, b: NaiveDate) -> u64 {
-        let mut total = 0u64;
+        if a >= b {
+            return 0;
+        }
+        let mut total = 0;
         let mut d = a;
-        while d < b {
-            let first = d.with_day(1).expect("day 1 exists");
-            let next = first.checked_add_months(chrono::Months::new(1));
-            let Some(next) = next else {
-                // The end of chrono's calendar: count what is left one by one.
-                total += self.walk(d, b);
+        if d.day() != 1 {
+            let stop = first_of_next_month(d).map_or(b, |n| n.min(b));
+            total += self.walk(d, stop);
+            d = stop;
+        }
+        // Whole months, by day numbers: chrono's month arithmetic is slow for this.
+        let end = b.num_days_from_ce();
+        let (mut year, mut month) = (d.year(), d.month());
+        let mut day = d.num_days_from_ce();
+        let mut weekday = d.weekday().num_days_from_monday();
+        while day < end {
+            let length = days_in_month(year, month);
+            if day + length as i32 > end {
                 break;
-            };
-            if d == first && next <= b {
-                total += self.whole_month(first, next) as u64;
-                d = next;
-            } else {
-                let end = next.min(b);
-                total += self.walk(d, end);
-                d = end;
             }
+            total += self.whole_month(year, month, weekday, length) as u64;
+            day += length as i32;
+            weekday = (weekday + length) % 7;
+            month += 1;
+            if month == 13 {
+                month = 1;
+                year += 1;
+            }
+        }
+        if let Some(rest) = NaiveDate::from_num_days_from_ce_opt(day) {
+            total += self.walk(rest, b);
         }
         total
     }
@@ -147,41 +160,58 @@ impl<'r, 'a> DayCounter<'r, 'a> {
             .count() as u64
     }
 
-    fn whole_month(&mut self, first: NaiveDate, next: NaiveDate) -> u8 {
-        let length = (next - first).num_days() as u32;
+    /// Matching days of a whole month whose 1st has `weekday` (from Monday).
+    fn whole_month(&mut self, year: i32, month: u32, weekday: u32, length: u32) -> u8 {
         match *self.rule {
             DayRule::Weekly { days, months } => {
-                if months & (1 << first.month()) == 0 {
+                if months & (1 << month) == 0 {
                     return 0;
                 }
-                // Weekday w (from the 1st's) occurs 5 times when w < length - 28, else 4.
-                let w1 = first.weekday().num_days_from_monday();
-                return (0..7u32)
-                    .filter(|i| days[((w1 + i) % 7) as usize])
+                // The weekday i days after the 1st's occurs 5 times when i < length - 28.
+                (0..7u32)
+                    .filter(|i| days[((weekday + i) % 7) as usize])
                     .map(|i| if i < length - 28 { 5 } else { 4 })
-                    .sum();
+                    .sum()
             }
             DayRule::Monthly { days, months } => {
-                if months & (1 << first.month()) == 0 {
+                if months & (1 << month) == 0 {
                     return 0;
                 }
                 let in_month = days & (((1u64 << (length + 1)) - 1) as u32);
-                return in_month.count_ones() as u8;
+                in_month.count_ones() as u8
             }
-            DayRule::Cron(_) => {}
+            DayRule::Cron(_) => {
+                let leap = usize::from(length == 29);
+                let cell = &mut self.months[month as usize - 1][leap][weekday as usize];
+                if *cell == u8::MAX {
+                    let first = NaiveDate::from_ymd_opt(year, month, 1).expect("a real month");
+                    *cell = first
+                        .iter_days()
+                        .take(length as usize)
+                        .filter(|d| self.rule.matches(*d))
+                        .count() as u8;
+                }
+                *cell
+            }
         }
-        let month = first.month0() as usize;
-        let leap = usize::from(month == 1 && first.leap_year());
-        let wd = first.weekday().num_days_from_monday() as usize;
-        let cell = &mut self.months[month][leap][wd];
-        if *cell == u8::MAX {
-            *cell = first
-                .iter_days()
-                .take_while(|d| *d < next)
-                .filter(|d| self.rule.matches(*d))
-                .count() as u8;
-        }
-        *cell
+    }
+}
+
+fn first_of_next_month(d: NaiveDate) -> Option<NaiveDate> {
+    let (y, m) = if d.month() == 12 {
+        (d.year() + 1, 1)
+    } else {
+        (d.year(), d.month() + 1)
+    };
+    NaiveDate::from_ymd_opt(y, m, 1)
+}
+
+fn days_in_month(year: i32, month: u32) -> u32 {
+    match month {
+        4 | 6 | 9 | 11 => 30,
+        2 if NaiveDate::from_ymd_opt(year, 2, 29).is_some() => 29,
+        2 => 28,
+        _ => 31,
     }
 }
 

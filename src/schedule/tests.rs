@@ -224,7 +224,7 @@ fn london_gap_and_overlap() {
     let y = book(
         "Europe/London",
         "",
-        "content:\n  slots:\n    - { id: fixed, at: \"01:30\", template: m }\n    - { id: hourly, cron: \"30 * * * *\", template: m }",
+        "content:\n  slots:\n    - { id: fixed, at: \"01:30\", template: m }\n    - { id: hourly, cron: \"30 * * * *\", template: m }\n    - { id: fixed-cron, cron: \"15 1 * * 0\", template: m }",
         &["m"],
     );
     let p = load(&y);
@@ -232,7 +232,8 @@ fn london_gap_and_overlap() {
     let r = rows(&spring);
     assert_eq!(r[0], "2026-03-29T00:30Z 03-29 00:30 hourly");
     assert_eq!(r[1], "2026-03-29T01:00Z 03-29 02:00 fixed");
-    assert_eq!(r[2], "2026-03-29T01:30Z 03-29 02:30 hourly");
+    assert_eq!(r[2], "2026-03-29T01:00Z 03-29 02:00 fixed-cron");
+    assert_eq!(r[3], "2026-03-29T01:30Z 03-29 02:30 hourly");
     // A local day of 23 hours: the hourly cron fires 23 times.
     let hourly = |pl: &Plan<'_>| {
         pl.fires
@@ -244,17 +245,18 @@ fn london_gap_and_overlap() {
     let autumn = plan(&p, utc("2026-10-24T23:00:00Z"), utc("2026-10-26T00:00:00Z"));
     let r = rows(&autumn);
     assert_eq!(
-        &r[..4],
+        &r[..5],
         [
             "2026-10-24T23:30Z 10-25 00:30 hourly",
+            "2026-10-25T00:15Z 10-25 01:15 fixed-cron",
             "2026-10-25T00:30Z 10-25 01:30 fixed",
             "2026-10-25T00:30Z 10-25 01:30 hourly",
             "2026-10-25T01:30Z 10-25 01:30 hourly",
         ]
     );
-    // A local day of 25 hours: 25 hourly fires, one fixed.
+    // A local day of 25 hours: 25 hourly fires, each fixed time once.
     assert_eq!(hourly(&autumn), 25);
-    assert_eq!(autumn.fires.len(), 26);
+    assert_eq!(autumn.fires.len(), 27);
 }
 
 #[test]
