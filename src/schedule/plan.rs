@@ -133,7 +133,7 @@ impl Status {
 /// Why a fire is not sent: the first that applies, in this order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Reason {
-    /// Its local date is outside `community.runs`.
+    /// Its scheduled local date is outside `community.runs`.
     OutsideRuns,
     /// A calendar entry skips the slot that day.
     CalendarSkip,
