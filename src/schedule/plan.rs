@@ -308,8 +308,9 @@ fn status_of(
 
 /// The rotated topic a slot's fire at `at` uses: `topics[n mod len]`, where `n` counts the
 /// slot's fires before `at` from the start of the community's life. For an instant between
-/// two fires, that is the topic of the next one. `None` when no slot has that id or it has
-/// no topics.
+/// two fires, that is the topic of the next one; at an instant where the slot fires twice
+/// (two of its times in one DST gap), the first one's. `None` when no slot has that id or it
+/// has no topics.
 pub fn topic_at<'a>(playbook: &'a Playbook, slot: &str, at: DateTime<Utc>) -> Option<&'a str> {
     let cx = Context::new(playbook);
     let item = cx

@@ -666,6 +666,9 @@ mod properties {
         "Australia/Lord_Howe",
         "Asia/Shanghai",
         "UTC",
+        // Transitions at midnight: a day starts at 01:00, or 23:00 comes back.
+        "America/Havana",
+        "America/Santiago",
     ];
     const TIMES: &[&str] = &[
         "00:00", "01:30", "01:45", "02:15", "02:30", "07:00", "07:30", "12:00", "20:00", "23:45",
@@ -879,10 +882,15 @@ mod properties {
             let p = load(&yaml(&spec));
             let (a, c) = (instant(start), instant(start + len));
             let pl = plan(&p, a, c);
-            for f in &pl.fires {
+            for (i, f) in pl.fires.iter().enumerate() {
                 prop_assert!(a <= f.at && f.at < c, "{:?} outside [{}, {})", f, a, c);
                 prop_assert_eq!(f.local.with_timezone(&Utc), f.at);
-                if let Some(t) = f.topic {
+                // At an instant where a slot fires twice (two times in one DST gap),
+                // topic_at answers for the first of them.
+                let first_here = !pl.fires[..i]
+                    .iter()
+                    .any(|g| g.at == f.at && g.source == f.source);
+                if let (Some(t), true) = (f.topic, first_here) {
                     prop_assert_eq!(topic_at(&p, f.source.id(), f.at), Some(t));
                 }
             }
