@@ -5,7 +5,8 @@ use crate::common::{Output, drumbeat};
 
 const CAMP: &str = "tests/fixtures/plan/spring-festival.yaml";
 const NEW_YORK: &str = "tests/fixtures/plan/new-york-dst.yaml";
-const SPEC: &str = "tests/fixtures/valid/spec-example.yaml";
+// A copy of the language example, so that changes to the shared fixture do not move this plan.
+const SPEC: &str = "tests/fixtures/plan/spec-example.yaml";
 
 fn plan(args: &[&str]) -> Output {
     let out = drumbeat(std::iter::once("plan").chain(args.iter().copied()));
