@@ -1,6 +1,7 @@
 //! The command line: one file per command, all thin over the library.
 
 mod schema;
+mod plan;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -17,6 +18,7 @@ pub struct Cli {
 pub enum Command {
     Validate(validate::Args),
     Schema(schema::Args),
+    Plan(plan::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -24,5 +26,6 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Schema(args) => schema::run(args),
+        Command::Plan(args) => plan::run(args),
     }
 }

@@ -7,68 +7,55 @@ use chrono_tz::Tz;
 /// first occurrence; a time that does not exist (spring forward) to the first instant after
 /// the gap, which is the transition instant itself.
 pub fn resolve_local(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
+    resolve_local_tz(tz, local).with_timezone(&Utc)
+}
+
+/// [`resolve_local`], keeping the zone's offset at that instant.
+pub fn resolve_local_tz(tz: Tz, local: NaiveDateTime) -> DateTime<Tz> {
     match tz.from_local_datetime(&local) {
-        LocalResult::Single(t) => t.with_timezone(&Utc),
-        LocalResult::Ambiguous(a, b) => a.min(b).with_timezone(&Utc),
+        LocalResult::Single(t) => t,
+        LocalResult::Ambiguous(a, b) => a.min(b),
         LocalResult::None => gap_end(tz, local),
     }
 }
 
 /// Every instant whose wall-clock time is `local`: none in a gap, two in a repeated hour.
 pub fn all_instants(tz: Tz, local: NaiveDateTime) -> Vec<DateTime<Utc>> {
+    let mut out = Vec::with_capacity(2);
+    each_instant(tz, local, |t| out.push(t.with_timezone(&Utc)));
+    out
+}
+
+/// Calls `f` with every instant whose wall-clock time is `local`, earliest first.
+pub fn each_instant(tz: Tz, local: NaiveDateTime, mut f: impl FnMut(DateTime<Tz>)) {
     match tz.from_local_datetime(&local) {
-        LocalResult::Single(t) => vec![t.with_timezone(&Utc)],
+        LocalResult::Single(t) => f(t),
         LocalResult::Ambiguous(a, b) => {
-            let (a, b) = (a.with_timezone(&Utc), b.with_timezone(&Utc));
-            vec![a.min(b), a.max(b)]
+            f(a.min(b));
+            f(a.max(b));
         }
-        LocalResult::None => Vec::new(),
+        LocalResult::None => {}
     }
 }
 
 /// The transition instant that ends the gap containing `local`.
-fn gap_end(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
-    // Gaps are at most a few hours. Search forward minute by minute for the first local time
-    // that exists; the instant it maps to (taking the earliest) is the transition.
+fn gap_end(tz: Tz, local: NaiveDateTime) -> DateTime<Tz> {
+    if let Some(end) = chrono_tz::GapInfo::new(&local, &tz).and_then(|g| g.end) {
+        return end;
+    }
+    // Only reached past the ends of the zone's table. Gaps are at most a few hours: search
+    // forward minute by minute for the first local time that exists.
     let mut probe = local;
     for _ in 0..(26 * 60) {
         probe += chrono::Duration::minutes(1);
         match tz.from_local_datetime(&probe) {
-            LocalResult::Single(t) => {
-                let after = t.with_timezone(&Utc);
-                // `probe` is the first minute after the gap; the transition is the instant
-                // whose local time is the gap's end, which precedes `after` by the minutes
-                // between the gap's end and `probe`. The gap ends on a whole minute.
-                return transition_before(tz, after);
-            }
-            LocalResult::Ambiguous(a, b) => return a.min(b).with_timezone(&Utc),
+            LocalResult::Single(t) => return t,
+            LocalResult::Ambiguous(a, b) => return a.min(b),
             LocalResult::None => {}
         }
     }
     // Unreachable for real zones; fall back to reading the time as UTC.
-    Utc.from_utc_datetime(&local)
-}
-
-/// The last offset change at or before `t` (within the previous minute), found by bisection
-/// on the UTC offset.
-fn transition_before(tz: Tz, t: DateTime<Utc>) -> DateTime<Utc> {
-    use chrono::Offset;
-    let offset_at = |u: DateTime<Utc>| tz.offset_from_utc_datetime(&u.naive_utc()).fix();
-    let target = offset_at(t);
-    let mut lo = t - chrono::Duration::hours(27);
-    let mut hi = t;
-    if offset_at(lo) == target {
-        return t;
-    }
-    while hi - lo > chrono::Duration::seconds(1) {
-        let mid = lo + (hi - lo) / 2;
-        if offset_at(mid) == target {
-            hi = mid;
-        } else {
-            lo = mid;
-        }
-    }
-    hi
+    tz.from_utc_datetime(&local)
 }
 
 /// The local date of an instant.

@@ -1,0 +1,159 @@
+//! `drumbeat plan PLAYBOOK [--from T] [--days N | --until T] [--format table|json|ics]`
+
+use crate::playbook::load_paths;
+use crate::playbook::types::{parse_date, parse_local_datetime};
+use crate::schedule::time::resolve_local;
+use crate::schedule::{event_driven, format, plan};
+use crate::validate::{self, Severity, render};
+use chrono::{DateTime, Days, NaiveTime, Utc};
+use chrono_tz::Tz;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The longest window planned, in days (about a hundred years).
+const MAX_DAYS: u32 = 36_600;
+
+/// Show every scheduled fire of a playbook in a window of time.
+///
+/// Lists the fires of content slots, calendar additions, activity phase slots and lotteries
+/// in time order, with local and UTC time, source, channel, template and rotated topic.
+/// Fires that will not be sent are listed as suppressed with one reason: outside_runs,
+/// calendar_skip, quiet_hours or daily_limit. Messages caused by events (welcomes,
+/// warnings, announcements, birthdays, recalls) have no planned time and are listed as kinds.
+/// A playbook that fails validation is not planned: its diagnostics are printed (exit 1).
+///
+/// Times (--from, --until) are RFC 3339 (2026-12-01T08:00:00+08:00) or a local date or
+/// date and time in the community's time zone (2026-12-01, 2026-12-01T08:00). The window
+/// includes --from and excludes --until.
+///
+/// --format json prints one object: community, timezone, from, until (UTC, RFC 3339),
+/// fires and event_driven. Each fire has: key (unique name of the fire), at (UTC instant),
+/// local (the same instant on the community's clock, with offset), scheduled (local time it
+/// was due, YYYY-MM-DDTHH:MM; differs from local in a DST gap), source (content, calendar,
+/// phase or lottery), id (slot or lottery id), activity and phase (phase slots, else null),
+/// channel, assist (the channel that gets it as a to-do, or null), template, topic (or
+/// null), grace (a duration such as 10m), moved (a calendar entry moved it), status
+/// (planned or suppressed) and reason (null, outside_runs, calendar_skip, quiet_hours or
+/// daily_limit). Each event_driven entry has: kind, id (or null), template, channel (or
+/// null) and when (what causes it, in words).
+///
+/// --format ics prints an iCalendar file (one event per fire, suppressed ones cancelled)
+/// that calendar apps can import.
+///
+/// Example: drumbeat plan playbooks/fit-camp.yaml --from 2026-12-01 --days 7
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The playbook file.
+    pub playbook: PathBuf,
+    /// Start of the window (default: now).
+    #[arg(long, value_name = "T")]
+    pub from: Option<String>,
+    /// Length of the window in local calendar days (default 7).
+    #[arg(long, value_name = "N", conflicts_with = "until",
+          value_parser = clap::value_parser!(u32).range(1..=MAX_DAYS as i64))]
+    pub days: Option<u32>,
+    /// End of the window (excluded).
+    #[arg(long, value_name = "T")]
+    pub until: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people.
+    Table,
+    /// One JSON object (fields above).
+    Json,
+    /// An iCalendar file.
+    Ics,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let mut loaded = load_paths(std::slice::from_ref(&args.playbook));
+    validate::check(&loaded.playbooks, &mut loaded.diagnostics);
+    loaded.diagnostics.sort();
+    let diags = loaded.diagnostics.into_vec();
+    if !diags.is_empty() {
+        eprint!("{}", render::human(&loaded.sources, &diags));
+    }
+    if diags.iter().any(|d| d.code.is_unusable_input()) {
+        return ExitCode::from(2);
+    }
+    if diags.iter().any(|d| d.severity == Severity::Error) {
+        eprintln!("error: the playbook has errors, so it cannot be planned");
+        return ExitCode::from(1);
+    }
+    let playbook = match loaded.playbooks.as_slice() {
+        [one] => one,
+        many => {
+            eprintln!(
+                "error: plan takes one playbook; {} holds {}",
+                args.playbook.display(),
+                many.len()
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let tz = playbook.community.timezone;
+    let from = match &args.from {
+        Some(t) => match parse_time(t, tz) {
+            Ok(t) => t,
+            Err(e) => return usage(&format!("--from: {e}")),
+        },
+        None => {
+            let now = Utc::now();
+            DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now)
+        }
+    };
+    let until = match &args.until {
+        Some(t) => match parse_time(t, tz) {
+            Ok(t) => t,
+            Err(e) => return usage(&format!("--until: {e}")),
+        },
+        None => {
+            let local = from.with_timezone(&tz).naive_local();
+            match local.checked_add_days(Days::new(args.days.unwrap_or(7) as u64)) {
+                Some(l) => resolve_local(tz, l),
+                None => return usage("--days: the window ends beyond the calendar"),
+            }
+        }
+    };
+    if until <= from {
+        return usage("--until must be later than --from");
+    }
+    if until - from > chrono::Duration::days(MAX_DAYS as i64) {
+        return usage("the window is longer than 100 years; plan a shorter one");
+    }
+    let planned = plan(playbook, from, until);
+    let events = event_driven(playbook);
+    let text = match args.format {
+        Format::Table => format::table(playbook, &planned, &events),
+        Format::Json => format::json(&planned, &events),
+        Format::Ics => format::ics(playbook, &planned),
+    };
+    print!("{text}");
+    ExitCode::SUCCESS
+}
+
+fn usage(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}
+
+/// An RFC 3339 instant, or a local date or date and time in the community's zone.
+fn parse_time(s: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s.trim()) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(l) = parse_local_datetime(s) {
+        return Ok(resolve_local(tz, l));
+    }
+    if let Ok(d) = parse_date(s) {
+        return Ok(resolve_local(tz, d.and_time(NaiveTime::MIN)));
+    }
+    Err(format!(
+        "`{s}` is not a time: write RFC 3339 (2026-12-01T08:00:00+08:00) or a local date or date and time (2026-12-01, 2026-12-01T08:00)"
+    ))
+}
