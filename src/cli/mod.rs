@@ -1,5 +1,6 @@
 //! The command line: one file per command, all thin over the library.
 
+mod init;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -15,11 +16,13 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Validate(validate::Args),
+    Init(init::Args),
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Validate(args) => validate::run(args),
+        Command::Init(args) => init::run(args),
     }
 }
