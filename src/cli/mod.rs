@@ -2,6 +2,7 @@
 
 mod schema;
 mod plan;
+mod init;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -19,6 +20,7 @@ pub enum Command {
     Validate(validate::Args),
     Schema(schema::Args),
     Plan(plan::Args),
+    Init(init::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -27,5 +29,6 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Plan(args) => plan::run(args),
+        Command::Init(args) => init::run(args),
     }
 }
