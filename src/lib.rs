@@ -7,4 +7,5 @@ pub mod cli;
 pub mod playbook;
 pub mod schedule;
 pub mod source;
+pub mod template;
 pub mod validate;

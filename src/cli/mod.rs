@@ -1,8 +1,10 @@
 //! The command line: one file per command, all thin over the library.
 
-mod schema;
-mod plan;
+mod common;
 mod init;
+mod plan;
+mod render;
+mod schema;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -20,6 +22,7 @@ pub enum Command {
     Validate(validate::Args),
     Schema(schema::Args),
     Plan(plan::Args),
+    Render(render::Args),
     Init(init::Args),
 }
 
@@ -29,6 +32,7 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Plan(args) => plan::run(args),
+        Command::Render(args) => render::run(args),
         Command::Init(args) => init::run(args),
     }
 }

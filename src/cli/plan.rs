@@ -1,12 +1,9 @@
 //! `drumbeat plan PLAYBOOK [--from T] [--days N | --until T] [--format table|json|ics]`
 
-use crate::playbook::load_paths;
-use crate::playbook::types::{parse_date, parse_local_datetime};
+use crate::cli::common::{load_one, now, parse_time, usage};
 use crate::schedule::time::resolve_local;
 use crate::schedule::{event_driven, format, plan};
-use crate::validate::{self, Severity, render};
-use chrono::{DateTime, Days, NaiveTime, Utc};
-use chrono_tz::Tz;
+use chrono::Days;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -71,41 +68,18 @@ pub enum Format {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let mut loaded = load_paths(std::slice::from_ref(&args.playbook));
-    validate::check(&loaded.playbooks, &mut loaded.diagnostics);
-    loaded.diagnostics.sort();
-    let diags = loaded.diagnostics.into_vec();
-    if !diags.is_empty() {
-        eprint!("{}", render::human(&loaded.sources, &diags));
-    }
-    if diags.iter().any(|d| d.code.is_unusable_input()) {
-        return ExitCode::from(2);
-    }
-    if diags.iter().any(|d| d.severity == Severity::Error) {
-        eprintln!("error: the playbook has errors, so it cannot be planned");
-        return ExitCode::from(1);
-    }
-    let playbook = match loaded.playbooks.as_slice() {
-        [one] => one,
-        many => {
-            eprintln!(
-                "error: plan takes one playbook; {} holds {}",
-                args.playbook.display(),
-                many.len()
-            );
-            return ExitCode::from(2);
-        }
+    let playbook = match load_one(&args.playbook, "planned") {
+        Ok(p) => p,
+        Err(code) => return code,
     };
+    let playbook = &playbook;
     let tz = playbook.community.timezone;
     let from = match &args.from {
         Some(t) => match parse_time(t, tz) {
             Ok(t) => t,
             Err(e) => return usage(&format!("--from: {e}")),
         },
-        None => {
-            let now = Utc::now();
-            DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now)
-        }
+        None => now(),
     };
     let until = match &args.until {
         Some(t) => match parse_time(t, tz) {
@@ -135,25 +109,4 @@ pub fn run(args: Args) -> ExitCode {
     };
     print!("{text}");
     ExitCode::SUCCESS
-}
-
-fn usage(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::from(2)
-}
-
-/// An RFC 3339 instant, or a local date or date and time in the community's zone.
-fn parse_time(s: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s.trim()) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    if let Ok(l) = parse_local_datetime(s) {
-        return Ok(resolve_local(tz, l));
-    }
-    if let Ok(d) = parse_date(s) {
-        return Ok(resolve_local(tz, d.and_time(NaiveTime::MIN)));
-    }
-    Err(format!(
-        "`{s}` is not a time: write RFC 3339 (2026-12-01T08:00:00+08:00) or a local date or date and time (2026-12-01, 2026-12-01T08:00)"
-    ))
 }

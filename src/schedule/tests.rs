@@ -38,7 +38,7 @@ pub(crate) fn book(
          channels:\n  group: {{ type: console }}\n  admins: {{ type: console }}\ndefault_channel: group\n{sections}\ntemplates:\n"
     );
     for t in templates {
-        s.push_str(&format!("  {t}: \"{t} {{{{ topic }}}}\"\n"));
+        s.push_str(&format!("  {t}: \"{t} {{{{ community.name }}}}\"\n"));
     }
     s
 }

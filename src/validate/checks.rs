@@ -41,6 +41,7 @@ pub fn check_playbook(p: &Playbook, diags: &mut Diagnostics) {
     tiers(p, diags);
     quiet_slots(p, diags);
     usage(p, diags);
+    crate::template::check(p, diags);
 }
 
 /// Reports the second and later uses of each id within one namespace.

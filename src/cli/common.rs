@@ -1,0 +1,67 @@
+//! What several commands share: loading one valid playbook, reading times.
+
+use crate::playbook::types::{parse_date, parse_local_datetime};
+use crate::playbook::{Loaded, Playbook, load_paths};
+use crate::schedule::time::resolve_local;
+use crate::validate::{self, Severity, render};
+use chrono::{DateTime, NaiveTime, Utc};
+use chrono_tz::Tz;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Loads the one playbook at `path` and checks it. Diagnostics go to stderr; a playbook
+/// with errors is refused with exit 1, unusable input with exit 2.
+pub fn load_one(path: &Path, what: &str) -> Result<Playbook, ExitCode> {
+    let mut loaded: Loaded = load_paths(&[path.to_path_buf()]);
+    validate::check(&loaded.playbooks, &mut loaded.diagnostics);
+    loaded.diagnostics.sort();
+    let diags = loaded.diagnostics.into_vec();
+    if !diags.is_empty() {
+        eprint!("{}", render::human(&loaded.sources, &diags));
+    }
+    if diags.iter().any(|d| d.code.is_unusable_input()) {
+        return Err(ExitCode::from(2));
+    }
+    if diags.iter().any(|d| d.severity == Severity::Error) {
+        eprintln!("error: the playbook has errors, so it cannot be {what}");
+        return Err(ExitCode::from(1));
+    }
+    match loaded.playbooks.len() {
+        1 => Ok(loaded.playbooks.pop().expect("one playbook")),
+        n => {
+            eprintln!(
+                "error: this command takes one playbook; {} holds {n}",
+                path.display()
+            );
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+/// Prints a usage error and returns exit code 2.
+pub fn usage(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}
+
+/// An RFC 3339 instant, or a local date or date and time in the community's zone.
+pub fn parse_time(s: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s.trim()) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(l) = parse_local_datetime(s) {
+        return Ok(resolve_local(tz, l));
+    }
+    if let Ok(d) = parse_date(s) {
+        return Ok(resolve_local(tz, d.and_time(NaiveTime::MIN)));
+    }
+    Err(format!(
+        "`{s}` is not a time: write RFC 3339 (2026-12-01T08:00:00+08:00) or a local date or date and time (2026-12-01, 2026-12-01T08:00)"
+    ))
+}
+
+/// The current instant, to the second (the CLI may read the clock; the library never does).
+pub fn now() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now)
+}

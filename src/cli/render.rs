@@ -1,0 +1,199 @@
+//! `drumbeat render PLAYBOOK TEMPLATE [--at TIME] [--member FILE]`
+
+use crate::cli::common::{load_one, now, parse_time, usage};
+use crate::playbook::model::{Playbook, SlotHome};
+use crate::schedule::{phase_windows, topic_at};
+use crate::template::{Context, Engine, Place, places_of, sample};
+use crate::validate::suggest;
+use chrono::{DateTime, Utc};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Print one message exactly as it would be sent.
+///
+/// The message goes to stdout (followed by one line break); notes about sample values go to
+/// stderr. The template is rendered for the place that uses it: a slot gets `slot`, its
+/// rotated `topic` at --at, and `phase`/`activity` in phase slots; member-facing messages
+/// get `member`, `stats` and `segments`, from --member or from sample values.
+///
+/// --member FILE is a JSON object: either the member itself ({"id": "u-1", "name": "阿杰"})
+/// or the values to render with ({"member": {...}, "stats": {...}, "points": 50, ...}).
+///
+/// Example: drumbeat render playbooks/fitness-camp.yaml lesson --at 2026-12-02T12:00
+#[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// The playbook file.
+    pub playbook: PathBuf,
+    /// The template's name.
+    pub template: String,
+    /// When the message is sent: RFC 3339, or a local date and time in the community's zone
+    /// (default: now).
+    #[arg(long)]
+    pub at: Option<String>,
+    /// A JSON file with the member (and optionally stats and event values).
+    #[arg(long)]
+    pub member: Option<PathBuf>,
+    /// Render as sent by this slot or lottery (when several places use the template).
+    #[arg(long)]
+    pub slot: Option<String>,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let p = match load_one(&args.playbook, "rendered") {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let engine = match Engine::new(&p) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if !engine.has_template(&args.template) {
+        let mut msg = format!("the playbook has no template `{}`", args.template);
+        if let Some(s) = suggest(&args.template, p.templates.keys().map(|k| k.as_str())) {
+            msg.push_str(&format!("; did you mean `{s}`?"));
+        }
+        return usage(&msg);
+    }
+    let at = match &args.at {
+        Some(t) => match parse_time(t, p.community.timezone) {
+            Ok(t) => t,
+            Err(e) => return usage(&format!("--at: {e}")),
+        },
+        None => now(),
+    };
+    let places: Vec<Place> = places_of(&p)
+        .into_iter()
+        .filter(|(t, _)| *t == args.template)
+        .map(|(_, place)| place)
+        .collect();
+    let place = match &args.slot {
+        Some(id) => match places.iter().find(|pl| place_id(pl) == Some(id.as_str())) {
+            Some(pl) => Some(pl.clone()),
+            None => {
+                return usage(&format!(
+                    "no slot or lottery `{id}` sends template `{}`",
+                    args.template
+                ));
+            }
+        },
+        None => places.first().cloned(),
+    };
+    let mut ctx = engine.context(at);
+    if let Some(file) = &args.member
+        && let Err(e) = read_member(file, &mut ctx)
+    {
+        return usage(&format!("--member {}: {e}", file.display()));
+    }
+    match &place {
+        Some(place) => {
+            slot_values(&p, place, at, &mut ctx);
+            let filled = sample::fill(&p, place, &mut ctx);
+            if !filled.is_empty() {
+                eprintln!(
+                    "note: rendered as {} with sample values for {}",
+                    place.describe(),
+                    filled.join(", ")
+                );
+            }
+        }
+        None => eprintln!(
+            "note: nothing sends template `{}`; rendered with community, rules and now only",
+            args.template
+        ),
+    }
+    match engine.render(&args.template, &ctx) {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn place_id(place: &Place) -> Option<&str> {
+    match place {
+        Place::Slot { slot, .. } => Some(slot),
+        Place::Lottery { lottery } => Some(lottery),
+        _ => None,
+    }
+}
+
+/// `slot`, `topic`, `phase` and `activity` for a slot place.
+fn slot_values(p: &Playbook, place: &Place, at: DateTime<Utc>, ctx: &mut Context) {
+    let Place::Slot { slot, topics, .. } = place else {
+        return;
+    };
+    ctx.set("slot", slot);
+    if *topics {
+        let topic = topic_at(p, slot, at).or_else(|| {
+            p.all_slots()
+                .find(|(_, s)| s.id.value.as_str() == slot)
+                .and_then(|(_, s)| s.topics.first().map(String::as_str))
+        });
+        ctx.set("topic", topic.unwrap_or_default());
+    }
+    let tz = p.community.timezone;
+    for (home, s) in p.all_slots() {
+        if s.id.value.as_str() != slot {
+            continue;
+        }
+        if let SlotHome::Phase(a, ph) = home {
+            let i = a
+                .phases
+                .iter()
+                .position(|x| x.id.value == ph.id.value)
+                .unwrap_or(0);
+            let window = phase_windows(a, tz).get(i).copied().flatten();
+            let fmt = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
+            ctx.set(
+                "phase",
+                serde_json::json!({
+                    "id": ph.id.value.as_str(),
+                    "start": window.map(|w| fmt(w.start)),
+                    "end": window.map(|w| fmt(w.end)),
+                }),
+            );
+            ctx.set(
+                "activity",
+                serde_json::json!({
+                    "id": a.id.value.as_str(),
+                    "name": a.name.as_deref().unwrap_or(a.id.value.as_str()),
+                    "goal": a.goal.as_ref().map(|g| serde_json::json!({"metric": g.metric, "target": g.target})),
+                }),
+            );
+        }
+    }
+}
+
+fn read_member(path: &std::path::Path, ctx: &mut Context) -> Result<(), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"))?;
+    let serde_json::Value::Object(map) = value else {
+        return Err("expected a JSON object".into());
+    };
+    if map.contains_key("member") {
+        for (k, v) in map {
+            // Context names are static: keep the ones a place can have.
+            if let Some(name) = CONTEXT_NAMES.iter().find(|n| **n == k) {
+                ctx.set(name, v);
+            }
+        }
+    } else {
+        ctx.set("member", serde_json::Value::Object(map));
+    }
+    Ok(())
+}
+
+/// Names `--member` may set.
+const CONTEXT_NAMES: &[&str] = &[
+    "member", "stats", "segments", "unmet", "rule", "penalty", "points", "streak", "tier", "badge",
+    "winners", "prize", "lottery",
+];
