@@ -1,5 +1,6 @@
 //! The command line: one file per command, all thin over the library.
 
+mod explain;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -15,11 +16,13 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Validate(validate::Args),
+    Explain(explain::Args),
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Validate(args) => validate::run(args),
+        Command::Explain(args) => explain::run(args),
     }
 }
