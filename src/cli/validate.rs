@@ -69,7 +69,12 @@ pub fn run(args: Args) -> ExitCode {
     let styled = err.current_choice() != anstream::ColorChoice::Never;
     let report = match args.format {
         Format::Human => {
-            let _ = err.write_all(render::human_with(&loaded.sources, &diags, styled).as_bytes());
+            // One diagnostic at a time: a file with thousands of problems is never held
+            // as one string.
+            for d in &diags {
+                let one = render::human_with(&loaded.sources, std::slice::from_ref(d), styled);
+                let _ = err.write_all(one.as_bytes());
+            }
             None
         }
         Format::Json => Some(render::json(&loaded.sources, &diags, &summary)),

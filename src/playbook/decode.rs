@@ -11,15 +11,30 @@ use marked_yaml::Node;
 use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode};
 use std::str::FromStr;
 
+/// Decoding reports at most this many problems per file; a file with more is garbage or
+/// hostile, and keeping them all would cost memory and bury the first ones.
+pub const MAX_PROBLEMS_PER_FILE: usize = 1000;
+
 pub struct Cx<'a> {
     pub file: &'a SourceFile,
     pub fid: FileId,
     pub diags: &'a mut Diagnostics,
+    reported: usize,
+    /// Problems found beyond [`MAX_PROBLEMS_PER_FILE`], and where the first of them is.
+    pub dropped: usize,
+    pub first_dropped: Option<Span>,
 }
 
 impl<'a> Cx<'a> {
     pub fn new(file: &'a SourceFile, fid: FileId, diags: &'a mut Diagnostics) -> Self {
-        Cx { file, fid, diags }
+        Cx {
+            file,
+            fid,
+            diags,
+            reported: 0,
+            dropped: 0,
+            first_dropped: None,
+        }
     }
 
     fn byte(&self, m: &marked_yaml::Marker) -> usize {
@@ -65,11 +80,17 @@ impl<'a> Cx<'a> {
     }
 
     pub fn report(&mut self, d: Diagnostic) {
-        self.diags.push(d);
+        if self.reported < MAX_PROBLEMS_PER_FILE {
+            self.reported += 1;
+            self.diags.push(d);
+        } else {
+            self.dropped += 1;
+            self.first_dropped = self.first_dropped.or(d.span);
+        }
     }
 
     pub fn error(&mut self, code: Code, span: Span, message: impl Into<String>) {
-        self.diags.push(Diagnostic::new(code, span, message));
+        self.report(Diagnostic::new(code, span, message));
     }
 
     fn wrong_type(&mut self, node: &Node, expected: &str) {

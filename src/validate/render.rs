@@ -146,6 +146,75 @@ fn clip_to_line(file: &SourceFile, span: Span) -> (usize, std::ops::Range<usize>
     (line, start..end)
 }
 
+/// Lines longer than this are not quoted: the position is given without the source, so a
+/// hostile file of one huge line cannot make every diagnostic re-read it.
+const LONG_LINE: usize = 4096;
+
+/// Marks this many lines apart or more are shown as separate excerpts of the file.
+const NEARBY_LINES: usize = 6;
+
+/// One underlined span: the primary one or a label.
+struct Mark<'a> {
+    kind: AnnotationKind,
+    line: usize,
+    range: std::ops::Range<usize>,
+    label: &'a str,
+}
+
+/// Groups marks of one file into runs of nearby lines: the primary mark's run first, the
+/// others in line order.
+fn clusters(mut marks: Vec<Mark<'_>>) -> Vec<Vec<Mark<'_>>> {
+    let primary_line = marks
+        .iter()
+        .find(|m| matches!(m.kind, AnnotationKind::Primary))
+        .map(|m| m.line);
+    marks.sort_by_key(|m| (m.line, m.range.start));
+    let mut out: Vec<Vec<Mark>> = Vec::new();
+    for m in marks {
+        match out.last_mut() {
+            Some(c) if m.line - c.last().expect("never empty").line < NEARBY_LINES => c.push(m),
+            _ => out.push(vec![m]),
+        }
+    }
+    if let Some(line) = primary_line
+        && let Some(i) = out.iter().position(|c| c.iter().any(|m| m.line == line))
+    {
+        let c = out.remove(i);
+        out.insert(0, c);
+    }
+    out
+}
+
+/// The excerpt of `file` for one run of nearby marks, or just the position when a line is
+/// too long to quote.
+fn snippet<'a>(file: &'a SourceFile, marks: Vec<Mark<'a>>) -> annotate_snippets::Element<'a> {
+    let first = marks.first().expect("never empty").line;
+    let last = marks.last().expect("never empty").line;
+    let from = file.line_range(first).start;
+    let to = file.line_range(last).end;
+    let path = file.path.to_string_lossy();
+    if (first..=last).any(|l| file.line_range(l).len() > LONG_LINE) {
+        let m = marks
+            .iter()
+            .find(|m| matches!(m.kind, AnnotationKind::Primary))
+            .unwrap_or(&marks[0]);
+        let (line, col) = file.line_col(m.range.start);
+        return Origin::path(path).line(line).char_column(col).into();
+    }
+    let mut snippet = Snippet::source(&file.text[from..to])
+        .line_start(first)
+        .path(path);
+    for m in marks {
+        let a = m.kind.span(m.range.start - from..m.range.end - from);
+        snippet = snippet.annotation(if m.label.is_empty() {
+            a
+        } else {
+            a.label(m.label)
+        });
+    }
+    snippet.into()
+}
+
 /// One rustc-style group for a diagnostic: the title, the source lines with the primary
 /// span and any labels, then the hint.
 fn group<'a>(sources: &'a SourceMap, d: &'a Diagnostic) -> Group<'a> {
@@ -166,28 +235,28 @@ fn group<'a>(sources: &'a SourceMap, d: &'a Diagnostic) -> Group<'a> {
             }
             for fid in files {
                 let file = sources.get(fid);
-                let mut marks: Vec<(AnnotationKind, usize, std::ops::Range<usize>, &str)> =
-                    Vec::new();
+                let mut marks: Vec<Mark<'a>> = Vec::new();
                 if fid == primary.file {
-                    let (line, r) = clip_to_line(file, primary);
-                    marks.push((AnnotationKind::Primary, line, r, ""));
+                    let (line, range) = clip_to_line(file, primary);
+                    marks.push(Mark {
+                        kind: AnnotationKind::Primary,
+                        line,
+                        range,
+                        label: "",
+                    });
                 }
                 for l in d.labels.iter().filter(|l| l.span.file == fid) {
-                    let (line, r) = clip_to_line(file, l.span);
-                    marks.push((AnnotationKind::Context, line, r, l.message.as_str()));
+                    let (line, range) = clip_to_line(file, l.span);
+                    marks.push(Mark {
+                        kind: AnnotationKind::Context,
+                        line,
+                        range,
+                        label: l.message.as_str(),
+                    });
                 }
-                let first = marks.iter().map(|m| m.1).min().unwrap_or(1);
-                let last = marks.iter().map(|m| m.1).max().unwrap_or(1);
-                let from = file.line_range(first).start;
-                let to = file.line_range(last).end;
-                let mut snippet = Snippet::source(&file.text[from..to])
-                    .line_start(first)
-                    .path(file.path.to_string_lossy());
-                for (kind, _, r, label) in marks {
-                    let a = kind.span(r.start - from..r.end - from);
-                    snippet = snippet.annotation(if label.is_empty() { a } else { a.label(label) });
+                for cluster in clusters(marks) {
+                    elements.push(snippet(file, cluster));
                 }
-                elements.push(snippet.into());
             }
         }
         None => {
