@@ -405,7 +405,7 @@ fn too_deep(text: &str) -> Option<usize> {
                 quote = None;
                 closed_single = (c == '\'').then_some(i);
             }
-        } else if c == '\'' && closed_single == Some(i - 1) {
+        } else if c == '\'' && closed_single.is_some_and(|j| j + 1 == i) {
             // `''` is an apostrophe inside a single-quoted scalar.
             quote = Some(c);
         } else {
@@ -470,6 +470,8 @@ mod tests {
             format!("a: b # {deep}\n"),
             format!("t: |\n  Don't say \"hi\n  {}\nb: 1\n", "[]".repeat(100)),
             format!("a: [x, '{deep}', \"{deep}\"]\n"),
+            // Found by fuzzing: a quote as the very first character.
+            "'ve[8 1\n".to_string(),
         ] {
             assert_eq!(too_deep(&ok), None, "{ok}");
         }
