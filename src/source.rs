@@ -136,6 +136,18 @@ impl SourceFile {
             .unwrap_or(self.text.len())
     }
 
+    /// Byte offset of a 1-based line and 1-based column counted in characters; `None` when
+    /// the file has no such line. A column past the end of the line gives its line break.
+    pub fn byte_of_line_col(&self, line: usize, col: usize) -> Option<usize> {
+        let first_char = *self.line_chars.get(line.checked_sub(1)?)?;
+        let line_end = self
+            .line_starts
+            .get(line)
+            .map_or(self.text.len(), |next| next - 1);
+        let byte = self.byte_of_char(first_char + col.saturating_sub(1));
+        Some(byte.min(line_end))
+    }
+
     /// 1-based line and 1-based column (in characters) of a byte offset.
     pub fn line_col(&self, byte: usize) -> (usize, usize) {
         let byte = byte.min(self.text.len());
@@ -248,6 +260,19 @@ mod tests {
         // A byte inside a character counts as that character's start.
         let han = text.find('值').unwrap();
         assert_eq!(f.line_col(han + 1), f.line_col(han));
+    }
+
+    #[test]
+    fn line_and_column_give_bytes() {
+        let f = SourceFile::new("a.yaml", "name: 减脂营\nid: x\r\nz");
+        assert_eq!(f.byte_of_line_col(1, 7), Some(6));
+        assert_eq!(f.byte_of_line_col(1, 8), Some(9));
+        assert_eq!(f.byte_of_line_col(1, 99), Some(15), "the line break");
+        assert_eq!(f.byte_of_line_col(2, 5), Some(20));
+        assert_eq!(f.byte_of_line_col(3, 1), Some(23));
+        assert_eq!(f.byte_of_line_col(3, 9), Some(24));
+        assert_eq!(f.byte_of_line_col(4, 1), None);
+        assert_eq!(f.byte_of_line_col(0, 1), None);
     }
 
     #[test]

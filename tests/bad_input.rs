@@ -372,6 +372,21 @@ fn duplicate_keys() {
         (label["line"].as_u64(), label["column"].as_u64()),
         (Some(3), Some(3))
     );
+
+    // Quoted Chinese keys, after a block of Chinese text: the spans cover the keys as
+    // written, quotes included (this once cut a character in two and crashed the output).
+    let text = "t: |\n  读书打卡\n\"读书\": 1\n\"读书\": 2\n";
+    let r = validate("dup.yaml", text.as_bytes());
+    assert_eq!(r.exit, 2);
+    assert_eq!(r.found(), [found("duplicate-key", 4, 1)]);
+    let d = &r.diags[0];
+    let (a, b) = (
+        d["byte_start"].as_u64().unwrap(),
+        d["byte_end"].as_u64().unwrap(),
+    );
+    assert_eq!(&text[a as usize..b as usize], "\"读书\"");
+    assert_eq!(d["labels"][0]["line"], 3);
+    assert!(r.human.contains("^^^^^^"), "{}", r.human);
 }
 
 #[test]

@@ -23,6 +23,26 @@ pub struct Cx<'a> {
     /// Problems found beyond [`MAX_PROBLEMS_PER_FILE`], and where the first of them is.
     pub dropped: usize,
     pub first_dropped: Option<Span>,
+    lone_cr: bool,
+}
+
+/// True when the text has a carriage return not followed by a line feed: YAML counts it
+/// as a line break, [`SourceFile`] does not.
+pub fn has_lone_cr(text: &str) -> bool {
+    text.match_indices('\r')
+        .any(|(i, _)| text.as_bytes().get(i + 1) != Some(&b'\n'))
+}
+
+/// The byte offset of a parser marker. The marker's line and column are used, not its
+/// character count: yaml-rust2 0.10 adds bytes instead of characters to that count for
+/// the lines of a block scalar (`|`, `>`), so after any Chinese template it points too far.
+/// Lines only disagree when the text has a lone carriage return (a line break to YAML, not
+/// to us); then the character count is the better guess.
+pub fn marker_byte(file: &SourceFile, lone_cr: bool, m: &marked_yaml::Marker) -> usize {
+    let by_line = (!lone_cr)
+        .then(|| file.byte_of_line_col(m.line(), m.column()))
+        .flatten();
+    by_line.unwrap_or_else(|| file.byte_of_char(m.character()))
 }
 
 impl<'a> Cx<'a> {
@@ -34,11 +54,12 @@ impl<'a> Cx<'a> {
             reported: 0,
             dropped: 0,
             first_dropped: None,
+            lone_cr: has_lone_cr(&file.text),
         }
     }
 
     fn byte(&self, m: &marked_yaml::Marker) -> usize {
-        self.file.byte_of_char(m.character())
+        marker_byte(self.file, self.lone_cr, m)
     }
 
     /// Span of a node: start and end marks where the parser gives them; for scalars, which

@@ -239,8 +239,9 @@ pub fn load_source(sources: &SourceMap, fid: FileId, diags: &mut Diagnostics) ->
 
 fn load_error(sources: &SourceMap, fid: FileId, e: LoadError) -> Diagnostic {
     let file = sources.get(fid);
+    let lone_cr = crate::playbook::decode::has_lone_cr(&file.text);
     let at = |m: &marked_yaml::Marker| {
-        let b = file.byte_of_char(m.character());
+        let b = crate::playbook::decode::marker_byte(file, lone_cr, m);
         let len = file.text[b..].chars().next().map_or(0, char::len_utf8);
         Span::new(fid, b, b + len)
     };
@@ -283,25 +284,21 @@ fn load_error(sources: &SourceMap, fid: FileId, e: LoadError) -> Diagnostic {
             "a mapping key must be a plain name",
         ),
         LoadError::DuplicateKey(inner) => {
-            let first = inner.prev_key.span().start().map(at);
-            let second = inner
-                .key
+            // The keys' spans as the decoder finds them: the written text, quotes included
+            // (a quoted key is longer in the file than its value).
+            let mut scratch = Diagnostics::new();
+            let cx = Cx::new(file, fid, &mut scratch);
+            let second = cx.scalar_span(&inner.key);
+            let first = inner
+                .prev_key
                 .span()
                 .start()
-                .map(at)
-                .unwrap_or(Span::new(fid, 0, 0));
+                .map(|_| cx.scalar_span(&inner.prev_key));
             let key = inner.key.as_str();
-            let span = Span::new(
-                fid,
-                second.start as usize,
-                second.start as usize + key.len(),
-            );
-            let mut d = Diagnostic::new(Code::DuplicateKey, span, format!("duplicate key `{key}`"));
+            let mut d =
+                Diagnostic::new(Code::DuplicateKey, second, format!("duplicate key `{key}`"));
             if let Some(f) = first {
-                d = d.with_label(
-                    Span::new(fid, f.start as usize, f.start as usize + key.len()),
-                    "first written here",
-                );
+                d = d.with_label(f, "first written here");
             }
             d.with_hint("a key may appear once in a mapping; merge the two")
         }

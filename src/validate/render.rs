@@ -141,8 +141,15 @@ fn clip_to_line(file: &SourceFile, span: Span) -> (usize, std::ops::Range<usize>
     let start = (span.start as usize).min(len);
     let (line, _) = file.line_col(start);
     let lr = file.line_range(line);
-    let start = start.min(lr.end);
-    let end = (span.end as usize).clamp(start, lr.end);
+    let mut start = start.min(lr.end);
+    let mut end = (span.end as usize).clamp(start, lr.end);
+    // A span off character boundaries is a bug elsewhere; it must not crash the output.
+    while !file.text.is_char_boundary(start) {
+        start -= 1;
+    }
+    while !file.text.is_char_boundary(end) {
+        end += 1;
+    }
     (line, start..end)
 }
 
@@ -642,6 +649,14 @@ mod tests {
         let out = human(&sources, &diags);
         assert_eq!(caret_cell(&out), 6, "{out}");
         assert!(out.contains(&format!("{}\n", "^".repeat(10))), "{out}");
+    }
+
+    #[test]
+    fn spans_inside_a_character_are_widened_not_fatal() {
+        let text = "\"读书\": 1\n";
+        let (sources, diags) = one(text, 2, 6);
+        let out = human(&sources, &diags);
+        assert!(out.contains("^^^^"), "{out}");
     }
 
     #[test]
