@@ -75,15 +75,25 @@ pub struct SourceFile {
     line_starts: Vec<usize>,
     /// Character index of the first character of each line.
     line_chars: Vec<usize>,
+    /// Byte offset of every [`CHECKPOINT`]-th character, so that converting between
+    /// characters and bytes never scans a whole (possibly megabytes long) line.
+    checkpoints: Vec<usize>,
 }
+
+/// Characters between two entries of `SourceFile::checkpoints`.
+const CHECKPOINT: usize = 64;
 
 impl SourceFile {
     pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
         let text = text.into();
         let mut line_starts = vec![0];
         let mut line_chars = vec![0];
+        let mut checkpoints = Vec::with_capacity(text.len() / CHECKPOINT + 1);
         let mut chars = 0usize;
         for (i, c) in text.char_indices() {
+            if chars.is_multiple_of(CHECKPOINT) {
+                checkpoints.push(i);
+            }
             chars += 1;
             if c == '\n' {
                 line_starts.push(i + 1);
@@ -95,22 +105,47 @@ impl SourceFile {
             text,
             line_starts,
             line_chars,
+            checkpoints,
         }
+    }
+
+    /// Number of characters before byte offset `byte` (rounded down to a character boundary).
+    fn chars_before(&self, byte: usize) -> usize {
+        let mut byte = byte.min(self.text.len());
+        while !self.text.is_char_boundary(byte) {
+            byte -= 1;
+        }
+        let k = self.checkpoints.partition_point(|&b| b <= byte);
+        if k == 0 {
+            return 0;
+        }
+        let from = self.checkpoints[k - 1];
+        (k - 1) * CHECKPOINT + self.text[from..byte].chars().count()
     }
 
     /// Converts a character index (as the YAML parser counts) into a byte offset.
     pub fn byte_of_char(&self, char_index: usize) -> usize {
-        let line = match self.line_chars.binary_search(&char_index) {
-            Ok(l) => l,
-            Err(l) => l - 1,
+        let Some(&start) = self.checkpoints.get(char_index / CHECKPOINT) else {
+            return self.text.len();
         };
-        let start = self.line_starts[line];
-        let skip = char_index - self.line_chars[line];
+        let skip = char_index % CHECKPOINT;
         self.text[start..]
             .char_indices()
             .nth(skip)
             .map(|(i, _)| start + i)
             .unwrap_or(self.text.len())
+    }
+
+    /// Byte offset of a 1-based line and 1-based column counted in characters; `None` when
+    /// the file has no such line. A column past the end of the line gives its line break.
+    pub fn byte_of_line_col(&self, line: usize, col: usize) -> Option<usize> {
+        let first_char = *self.line_chars.get(line.checked_sub(1)?)?;
+        let line_end = self
+            .line_starts
+            .get(line)
+            .map_or(self.text.len(), |next| next - 1);
+        let byte = self.byte_of_char(first_char + col.saturating_sub(1));
+        Some(byte.min(line_end))
     }
 
     /// 1-based line and 1-based column (in characters) of a byte offset.
@@ -120,8 +155,7 @@ impl SourceFile {
             Ok(l) => l,
             Err(l) => l - 1,
         };
-        let start = self.line_starts[line];
-        let col = self.text.get(start..byte).map_or(0, |s| s.chars().count());
+        let col = self.chars_before(byte) - self.line_chars[line];
         (line + 1, col + 1)
     }
 
@@ -199,6 +233,46 @@ mod tests {
         let han = f.byte_of_char(7);
         assert_eq!(&f.text[han..han + 3], "脂");
         assert_eq!(f.line_col(han), (1, 8));
+    }
+
+    #[test]
+    fn long_lines_convert_like_a_plain_scan() {
+        // Checkpoints must not change any answer: compare with counting from the start.
+        let text: String = (0..500)
+            .map(|i| {
+                if i % 7 == 0 {
+                    "减脂营\n".to_string()
+                } else {
+                    format!("k{i}: 值{i}, ")
+                }
+            })
+            .collect();
+        let f = SourceFile::new("a.yaml", text.clone());
+        for (ci, (b, _)) in text.char_indices().enumerate() {
+            assert_eq!(f.byte_of_char(ci), b);
+            let line = text[..b].matches('\n').count() + 1;
+            let line_start = text[..b].rfind('\n').map_or(0, |i| i + 1);
+            let col = text[line_start..b].chars().count() + 1;
+            assert_eq!(f.line_col(b), (line, col), "byte {b}");
+        }
+        assert_eq!(f.byte_of_char(text.chars().count()), text.len());
+        assert_eq!(f.byte_of_char(usize::MAX / 2), text.len());
+        // A byte inside a character counts as that character's start.
+        let han = text.find('值').unwrap();
+        assert_eq!(f.line_col(han + 1), f.line_col(han));
+    }
+
+    #[test]
+    fn line_and_column_give_bytes() {
+        let f = SourceFile::new("a.yaml", "name: 减脂营\nid: x\r\nz");
+        assert_eq!(f.byte_of_line_col(1, 7), Some(6));
+        assert_eq!(f.byte_of_line_col(1, 8), Some(9));
+        assert_eq!(f.byte_of_line_col(1, 99), Some(15), "the line break");
+        assert_eq!(f.byte_of_line_col(2, 5), Some(20));
+        assert_eq!(f.byte_of_line_col(3, 1), Some(23));
+        assert_eq!(f.byte_of_line_col(3, 9), Some(24));
+        assert_eq!(f.byte_of_line_col(4, 1), None);
+        assert_eq!(f.byte_of_line_col(0, 1), None);
     }
 
     #[test]

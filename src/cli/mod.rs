@@ -1,6 +1,7 @@
 //! The command line: one file per command, all thin over the library.
 
 mod common;
+mod explain;
 mod init;
 mod plan;
 mod render;
@@ -19,20 +20,22 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    Validate(validate::Args),
-    Schema(schema::Args),
-    Plan(plan::Args),
-    Render(render::Args),
     Init(init::Args),
+    Validate(validate::Args),
+    Render(render::Args),
+    Plan(plan::Args),
+    Schema(schema::Args),
+    Explain(explain::Args),
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Validate(args) => validate::run(args),
-        Command::Schema(args) => schema::run(args),
-        Command::Plan(args) => plan::run(args),
-        Command::Render(args) => render::run(args),
         Command::Init(args) => init::run(args),
+        Command::Validate(args) => validate::run(args),
+        Command::Render(args) => render::run(args),
+        Command::Plan(args) => plan::run(args),
+        Command::Schema(args) => schema::run(args),
+        Command::Explain(args) => explain::run(args),
     }
 }

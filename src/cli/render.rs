@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Print one message exactly as it would be sent.
+/// Print one message exactly as it would be sent
 ///
 /// The message goes to stdout (followed by one line break); notes about sample values go to
 /// stderr. The template is rendered for the place that uses it: a slot gets `slot`, its

@@ -1,11 +1,15 @@
 //! `drumbeat validate PATH...`
 
 use crate::playbook::load_paths;
-use crate::validate::{self, render};
+use crate::validate::{self, Code, Severity, render};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Check playbooks and report every problem found.
+///
+/// Exit status: 0 when clean (warnings allowed), 1 when there are errors (or warnings with
+/// --deny-warnings), 2 when some input is unusable (unreadable, not YAML, not a playbook).
 ///
 /// Example: drumbeat validate playbooks/ --format github
 #[derive(Debug, clap::Args)]
@@ -16,6 +20,41 @@ pub struct Args {
     /// Treat warnings as errors.
     #[arg(long)]
     pub deny_warnings: bool,
+    /// How to print diagnostics: `human` goes to stderr; the others go to stdout.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// When to colour human output (NO_COLOR and CLICOLOR_FORCE are honoured under `auto`).
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// rustc-style: the source line with the span underlined
+    Human,
+    /// one JSON document (see docs/diagnostics.md)
+    Json,
+    /// GitHub Actions workflow commands (annotations)
+    Github,
+    /// SARIF 2.1.0, for code-scanning tools
+    Sarif,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+impl Color {
+    fn choice(self) -> anstream::ColorChoice {
+        match self {
+            Color::Auto => anstream::ColorChoice::Auto,
+            Color::Always => anstream::ColorChoice::Always,
+            Color::Never => anstream::ColorChoice::Never,
+        }
+    }
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -23,19 +62,45 @@ pub fn run(args: Args) -> ExitCode {
     validate::check(&loaded.playbooks, &mut loaded.diagnostics);
     loaded.diagnostics.sort();
     let diags = loaded.diagnostics.into_vec();
-    print!("{}", render::human(&loaded.sources, &diags));
-    let unusable = diags.iter().any(|d| d.code.is_unusable_input());
-    let errors = diags
-        .iter()
-        .any(|d| d.severity == validate::Severity::Error);
-    let warnings = diags
-        .iter()
-        .any(|d| d.severity == validate::Severity::Warning);
-    if unusable {
-        ExitCode::from(2)
-    } else if errors || (args.deny_warnings && warnings) {
-        ExitCode::from(1)
+    let summary = render::Summary::of(&loaded.sources, &diags, loaded.playbooks.len());
+
+    // Colour is decided for stderr, where people read; anstream strips it when not wanted.
+    let mut err = anstream::AutoStream::new(std::io::stderr().lock(), args.color.choice());
+    let styled = err.current_choice() != anstream::ColorChoice::Never;
+    let report = match args.format {
+        Format::Human => {
+            // One diagnostic at a time: a file with thousands of problems is never held
+            // as one string.
+            for d in &diags {
+                let one = render::human_with(&loaded.sources, std::slice::from_ref(d), styled);
+                let _ = err.write_all(one.as_bytes());
+            }
+            None
+        }
+        Format::Json => Some(render::json(&loaded.sources, &diags, &summary)),
+        Format::Github => Some(render::github(&loaded.sources, &diags)),
+        Format::Sarif => Some(render::sarif(&loaded.sources, &diags)),
+    };
+    if let Some(report) = report {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(report.as_bytes());
+        let _ = out.flush();
+    }
+    let _ = writeln!(err, "{}", summary.line(args.deny_warnings, styled));
+    let _ = err.flush();
+    ExitCode::from(exit_code(&diags, args.deny_warnings))
+}
+
+/// 2 for unusable input, 1 for errors (or denied warnings), 0 otherwise.
+pub fn exit_code(diags: &[validate::Diagnostic], deny_warnings: bool) -> u8 {
+    let has = |f: &dyn Fn(&validate::Diagnostic) -> bool| diags.iter().any(f);
+    if has(&|d| Code::is_unusable_input(d.code)) {
+        2
+    } else if has(&|d| d.severity == Severity::Error)
+        || (deny_warnings && has(&|d| d.severity == Severity::Warning))
+    {
+        1
     } else {
-        ExitCode::SUCCESS
+        0
     }
 }

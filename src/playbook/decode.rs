@@ -11,19 +11,55 @@ use marked_yaml::Node;
 use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode};
 use std::str::FromStr;
 
+/// Decoding reports at most this many problems per file; a file with more is garbage or
+/// hostile, and keeping them all would cost memory and bury the first ones.
+pub const MAX_PROBLEMS_PER_FILE: usize = 1000;
+
 pub struct Cx<'a> {
     pub file: &'a SourceFile,
     pub fid: FileId,
     pub diags: &'a mut Diagnostics,
+    reported: usize,
+    /// Problems found beyond [`MAX_PROBLEMS_PER_FILE`], and where the first of them is.
+    pub dropped: usize,
+    pub first_dropped: Option<Span>,
+    lone_cr: bool,
+}
+
+/// True when the text has a carriage return not followed by a line feed: YAML counts it
+/// as a line break, [`SourceFile`] does not.
+pub fn has_lone_cr(text: &str) -> bool {
+    text.match_indices('\r')
+        .any(|(i, _)| text.as_bytes().get(i + 1) != Some(&b'\n'))
+}
+
+/// The byte offset of a parser marker. The marker's line and column are used, not its
+/// character count: yaml-rust2 0.10 adds bytes instead of characters to that count for
+/// the lines of a block scalar (`|`, `>`), so after any Chinese template it points too far.
+/// Lines only disagree when the text has a lone carriage return (a line break to YAML, not
+/// to us); then the character count is the better guess.
+pub fn marker_byte(file: &SourceFile, lone_cr: bool, m: &marked_yaml::Marker) -> usize {
+    let by_line = (!lone_cr)
+        .then(|| file.byte_of_line_col(m.line(), m.column()))
+        .flatten();
+    by_line.unwrap_or_else(|| file.byte_of_char(m.character()))
 }
 
 impl<'a> Cx<'a> {
     pub fn new(file: &'a SourceFile, fid: FileId, diags: &'a mut Diagnostics) -> Self {
-        Cx { file, fid, diags }
+        Cx {
+            file,
+            fid,
+            diags,
+            reported: 0,
+            dropped: 0,
+            first_dropped: None,
+            lone_cr: has_lone_cr(&file.text),
+        }
     }
 
     fn byte(&self, m: &marked_yaml::Marker) -> usize {
-        self.file.byte_of_char(m.character())
+        marker_byte(self.file, self.lone_cr, m)
     }
 
     /// Span of a node: start and end marks where the parser gives them; for scalars, which
@@ -65,11 +101,17 @@ impl<'a> Cx<'a> {
     }
 
     pub fn report(&mut self, d: Diagnostic) {
-        self.diags.push(d);
+        if self.reported < MAX_PROBLEMS_PER_FILE {
+            self.reported += 1;
+            self.diags.push(d);
+        } else {
+            self.dropped += 1;
+            self.first_dropped = self.first_dropped.or(d.span);
+        }
     }
 
     pub fn error(&mut self, code: Code, span: Span, message: impl Into<String>) {
-        self.diags.push(Diagnostic::new(code, span, message));
+        self.report(Diagnostic::new(code, span, message));
     }
 
     fn wrong_type(&mut self, node: &Node, expected: &str) {
@@ -205,7 +247,27 @@ impl<'a> Cx<'a> {
                 }
             }
             Some('"' | '\'') => lines.push((0, start + 1)),
-            _ => lines.push((0, start)),
+            _ => {
+                // Plain scalars, and block scalars whose mark is at their first content
+                // character: each further line of text starts at the same indentation.
+                let (line, _) = self.file.line_col(start);
+                let indent = start - self.file.line_range(line).start;
+                for (i, off) in line_offsets.iter().enumerate() {
+                    let l = line + i;
+                    if l > self.file.line_count() {
+                        break;
+                    }
+                    let r = self.file.line_range(l);
+                    lines.push((
+                        *off,
+                        if i == 0 {
+                            start
+                        } else {
+                            r.start + indent.min(r.len())
+                        },
+                    ));
+                }
+            }
         }
         if lines.is_empty() {
             lines.push((0, start));

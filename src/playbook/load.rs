@@ -4,7 +4,7 @@
 //! input (binary files, huge files, alias bombs, deep nesting) is refused with a diagnostic
 //! before the YAML parser sees it, so loading never hangs or grows without bound.
 
-use crate::playbook::decode::Cx;
+use crate::playbook::decode::{Cx, MAX_PROBLEMS_PER_FILE};
 use crate::playbook::model::Playbook;
 use crate::playbook::sections;
 use crate::source::{FileId, SourceMap, Span};
@@ -181,11 +181,23 @@ pub fn load_source(sources: &SourceMap, fid: FileId, diags: &mut Diagnostics) ->
     let text = file.text.as_str();
     if text.lines().all(|l| {
         let t = l.trim();
-        t.is_empty() || t.starts_with('#') || t == "---"
+        t.is_empty() || t.starts_with('#') || t == "---" || t == "..."
     }) {
         diags.push(
             Diagnostic::new(Code::EmptyFile, Span::new(fid, 0, 0), "the file is empty")
                 .with_hint("a playbook starts with `version: 1` and a `community` section; `drumbeat init` writes one"),
+        );
+        return None;
+    }
+    if let Some(at) = second_document(text) {
+        // The YAML parser would keep the first document and drop the rest without a word.
+        diags.push(
+            Diagnostic::new(
+                Code::YamlSyntax,
+                Span::new(fid, at, at + 3),
+                "a playbook file holds one YAML document, but another one follows this marker",
+            )
+            .with_hint("put each playbook in its own file"),
         );
         return None;
     }
@@ -206,15 +218,44 @@ pub fn load_source(sources: &SourceMap, fid: FileId, diags: &mut Diagnostics) ->
         }
     };
     let mut cx = Cx::new(file, fid, diags);
-    sections::playbook(&node, &mut cx)
+    let playbook = sections::playbook(&node, &mut cx);
+    if cx.dropped > 0 {
+        let span = cx.first_dropped.unwrap_or(Span::new(fid, 0, 0));
+        let d = Diagnostic::new(
+            Code::TooManyProblems,
+            span,
+            format!(
+                "{} more problems in this file are not shown; the first of them is here",
+                cx.dropped
+            ),
+        )
+        .with_hint(format!(
+            "only the first {MAX_PROBLEMS_PER_FILE} problems of a file are reported; fix those and run again"
+        ));
+        cx.diags.push(d);
+    }
+    playbook
 }
 
 fn load_error(sources: &SourceMap, fid: FileId, e: LoadError) -> Diagnostic {
     let file = sources.get(fid);
+    let lone_cr = crate::playbook::decode::has_lone_cr(&file.text);
     let at = |m: &marked_yaml::Marker| {
-        let b = file.byte_of_char(m.character());
+        let b = crate::playbook::decode::marker_byte(file, lone_cr, m);
         let len = file.text[b..].chars().next().map_or(0, char::len_utf8);
         Span::new(fid, b, b + len)
+    };
+    // The parser marks the node an anchor or tag belongs to; point at the `&name` or
+    // `!tag` written just before it instead.
+    let property = |m: &marked_yaml::Marker, sigil: char| {
+        let node = at(m);
+        let before = file.text[..node.start as usize].trim_end();
+        let token_start = before.rfind(char::is_whitespace).map_or(0, |i| i + 1);
+        if before[token_start..].starts_with(sigil) {
+            Span::new(fid, token_start, before.len())
+        } else {
+            node
+        }
     };
     match e {
         LoadError::TopLevelMustBeMapping(m) => Diagnostic::new(
@@ -227,13 +268,13 @@ fn load_error(sources: &SourceMap, fid: FileId, e: LoadError) -> Diagnostic {
         }
         LoadError::UnexpectedAnchor(m) => Diagnostic::new(
             Code::YamlAnchor,
-            at(&m),
+            property(&m, '&'),
             "YAML anchors and aliases are not allowed in playbooks",
         )
         .with_hint("write the value out where it is needed"),
         LoadError::UnexpectedTag(m) => Diagnostic::new(
             Code::YamlAnchor,
-            at(&m),
+            property(&m, '!'),
             "YAML tags are not allowed in playbooks",
         )
         .with_hint("remove the `!tag`"),
@@ -243,25 +284,21 @@ fn load_error(sources: &SourceMap, fid: FileId, e: LoadError) -> Diagnostic {
             "a mapping key must be a plain name",
         ),
         LoadError::DuplicateKey(inner) => {
-            let first = inner.prev_key.span().start().map(at);
-            let second = inner
-                .key
+            // The keys' spans as the decoder finds them: the written text, quotes included
+            // (a quoted key is longer in the file than its value).
+            let mut scratch = Diagnostics::new();
+            let cx = Cx::new(file, fid, &mut scratch);
+            let second = cx.scalar_span(&inner.key);
+            let first = inner
+                .prev_key
                 .span()
                 .start()
-                .map(at)
-                .unwrap_or(Span::new(fid, 0, 0));
+                .map(|_| cx.scalar_span(&inner.prev_key));
             let key = inner.key.as_str();
-            let span = Span::new(
-                fid,
-                second.start as usize,
-                second.start as usize + key.len(),
-            );
-            let mut d = Diagnostic::new(Code::DuplicateKey, span, format!("duplicate key `{key}`"));
+            let mut d =
+                Diagnostic::new(Code::DuplicateKey, second, format!("duplicate key `{key}`"));
             if let Some(f) = first {
-                d = d.with_label(
-                    Span::new(fid, f.start as usize, f.start as usize + key.len()),
-                    "first written here",
-                );
+                d = d.with_label(f, "first written here");
             }
             d.with_hint("a key may appear once in a mapping; merge the two")
         }
@@ -281,30 +318,116 @@ fn load_error(sources: &SourceMap, fid: FileId, e: LoadError) -> Diagnostic {
     }
 }
 
+/// Where a document marker (`---` or `...` at the start of a line) is followed by more
+/// content after the first document has begun.
+fn second_document(text: &str) -> Option<usize> {
+    let is_content = |t: &str| {
+        let t = t.trim();
+        !t.is_empty() && !t.starts_with('#')
+    };
+    let mut seen_content = false;
+    let mut marker = None;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let here = offset;
+        offset += line.len();
+        let rest = line
+            .strip_prefix("---")
+            .or_else(|| line.strip_prefix("..."))
+            .filter(|r| r.is_empty() || r.starts_with([' ', '\t', '\r', '\n']));
+        let body = match rest {
+            Some(r) => {
+                if seen_content && marker.is_none() {
+                    marker = Some(here);
+                }
+                r
+            }
+            None => line,
+        };
+        // `%YAML` and `%TAG` directives come before the first document.
+        let directive = !seen_content && marker.is_none() && line.starts_with('%');
+        if is_content(body) && !directive {
+            if marker.is_some() {
+                return marker;
+            }
+            seen_content = true;
+        }
+    }
+    None
+}
+
+/// Collections opened on one line by compact indicators: `- - x`, `? - x`, `: - x`.
+/// The YAML parser loads nodes recursively, so these must be counted too: a line of
+/// 100,000 `? ` would otherwise overflow the stack.
+fn compact_depth(line: &str) -> usize {
+    let mut depth = 0;
+    let mut rest = line;
+    while let Some(after) = rest.strip_prefix(['-', '?', ':']) {
+        if !(after.is_empty() || after.starts_with([' ', '\t'])) {
+            break;
+        }
+        depth += 1;
+        rest = after.trim_start_matches([' ', '\t']);
+    }
+    depth
+}
+
 /// Finds where flow or block nesting exceeds [`MAX_DEPTH`], without parsing.
 fn too_deep(text: &str) -> Option<usize> {
     let mut depth = 0usize;
     let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let mut closed_single: Option<usize> = None;
     let mut in_comment = false;
+    // What came just before, to tell as YAML does where a comment or a quoted scalar
+    // starts: `#` after a blank, a quote at the start of a scalar (so `b#` and `x'y` inside
+    // plain text start nothing, and cannot hide brackets from this count).
+    let mut prev = '\n';
+    let mut prev_solid: Option<char> = None;
     for (i, c) in text.char_indices() {
         if in_comment {
-            in_comment = c != '\n';
-            continue;
-        }
-        match (quote, c) {
-            (Some('"'), '\\') => {}
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '"' | '\'') if depth > 0 => quote = Some(c),
-            (None, '#') => in_comment = true,
-            (None, '[' | '{') => {
-                depth += 1;
-                if depth > MAX_DEPTH {
-                    return Some(i);
-                }
+            if c != '\n' {
+                continue;
             }
-            (None, ']' | '}') => depth = depth.saturating_sub(1),
-            _ => {}
+            in_comment = false;
+        }
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if q == '"' && c == '\\' {
+                escaped = true;
+            } else if c == q || (c == '\n' && depth == 0) {
+                // Outside brackets a line break ends the count of a quote: an apostrophe in
+                // a block of template text must not hide the rest of the file.
+                quote = None;
+                closed_single = (c == '\'').then_some(i);
+            }
+        } else if c == '\'' && closed_single.is_some_and(|j| j + 1 == i) {
+            // `''` is an apostrophe inside a single-quoted scalar.
+            quote = Some(c);
+        } else {
+            match c {
+                '#' if prev.is_whitespace() => in_comment = true,
+                '"' | '\''
+                    if matches!(prev_solid, None | Some('[' | '{' | ',' | ':' | '-' | '?')) =>
+                {
+                    quote = Some(c)
+                }
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > MAX_DEPTH {
+                        return Some(i);
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        prev = c;
+        if c == '\n' && depth == 0 {
+            prev_solid = None;
+        } else if !c.is_whitespace() {
+            prev_solid = Some(c);
         }
     }
     // Block nesting: count indentation levels along the current path.
@@ -319,13 +442,68 @@ fn too_deep(text: &str) -> Option<usize> {
                 stack.pop();
             }
             stack.push(indent);
-            // `- - - x` nests on one line.
-            let dashes = t.split("- ").take_while(|s| s.is_empty()).count();
-            if stack.len() + dashes > MAX_DEPTH {
+            if stack.len() + compact_depth(t) > MAX_DEPTH {
                 return Some(offset + indent);
             }
         }
         offset += line.len();
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ordinary_text_is_not_nesting() {
+        let deep = "[".repeat(MAX_DEPTH + 1);
+        // Brackets inside quoted scalars, after apostrophes and `#` in plain text, and in
+        // comments do not count.
+        for ok in [
+            format!("a: '{deep}'\n"),
+            format!("a: \"x \\\" {deep}\"\n"),
+            format!("a: 'it''s {deep}'\n"),
+            format!("a: b # {deep}\n"),
+            format!("t: |\n  Don't say \"hi\n  {}\nb: 1\n", "[]".repeat(100)),
+            format!("a: [x, '{deep}', \"{deep}\"]\n"),
+            // Found by fuzzing: a quote as the very first character.
+            "'ve[8 1\n".to_string(),
+        ] {
+            assert_eq!(too_deep(&ok), None, "{ok}");
+        }
+    }
+
+    #[test]
+    fn nesting_hidden_in_plain_text_is_counted() {
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        for bad in [
+            format!("a: [x'y, {deep}]\n"),
+            format!("a: [b#, {deep}]\n"),
+            format!("a: [\"q\\\"\", {deep}]\n"),
+            format!("t: |\n  it's \"open\nb: {deep}\n"),
+        ] {
+            assert!(too_deep(&bad).is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn compact_indicators_nest() {
+        assert_eq!(compact_depth("- - - x"), 3);
+        assert_eq!(compact_depth("? - : - x"), 4);
+        assert_eq!(compact_depth("-"), 1);
+        assert_eq!(compact_depth("-x: 1"), 0);
+        assert_eq!(compact_depth("key: - x"), 0);
+    }
+
+    #[test]
+    fn a_second_document_is_found() {
+        assert_eq!(second_document("a: 1\n---\nb: 2\n"), Some(5));
+        assert_eq!(second_document("a: 1\n...\nb: 2\n"), Some(5));
+        assert_eq!(second_document("a: 1\n--- b\n"), Some(5));
+        assert_eq!(second_document("---\na: 1\n...\n# done\n"), None);
+        assert_eq!(second_document("%YAML 1.2\n---\na: 1\n"), None);
+        assert_eq!(second_document("a: |\n  ----\n  text\n"), None);
+        assert_eq!(second_document("a: 1\n---\n\n# only a comment\n"), None);
+    }
 }

@@ -143,7 +143,17 @@ fn community(cx: &mut Cx, node: &Node) -> Option<Community> {
                 let span = cx.scalar_span(s);
                 let names = chrono_tz::TZ_VARIANTS.iter().map(|t| t.name());
                 let mut d = crate::validate::Diagnostic::new(Code::UnknownTimezone, span, msg);
-                if let Some(m) = crate::validate::suggest(s.as_str(), names) {
+                // Beijing time is the zone operators most often name by its city; IANA
+                // files it under Shanghai, and string similarity would say Brunei.
+                let china = ["beijing", "北京", "china", "中国"]
+                    .iter()
+                    .any(|w| s.as_str().to_lowercase().contains(w));
+                let m = if china {
+                    Some("Asia/Shanghai")
+                } else {
+                    crate::validate::suggest(s.as_str(), names)
+                };
+                if let Some(m) = m {
                     d.hint = Some(format!("did you mean `{m}`?"));
                 }
                 cx.report(d);

@@ -126,6 +126,8 @@ codes! {
     InvalidCondition = "invalid-condition", Error, false;
     /// Two loaded playbooks declare the same community id.
     DuplicateCommunity = "duplicate-community", Error, false;
+    /// A file has more problems than are reported for one file; the rest are counted.
+    TooManyProblems = "too-many-problems", Error, false;
     /// A template that nothing uses.
     UnusedTemplate = "unused-template", Warning, false;
     /// A slot whose every fire falls in quiet hours.
