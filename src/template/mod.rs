@@ -9,10 +9,12 @@ mod check;
 mod filters;
 mod place;
 pub mod sample;
+mod slot;
 
 pub use check::check;
 pub use filters::Now;
 pub use place::{Place, STATS, fields_of, places_of};
+pub use slot::slot_values;
 
 use crate::playbook::model::Playbook;
 use minijinja::{Environment, UndefinedBehavior, Value};
