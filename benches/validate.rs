@@ -46,7 +46,7 @@ entry:
     - { id: rules, kind: accept_rules }
     - { id: nickname, kind: nickname, pattern: '^\p{Han}{1,6}-\S{1,12}$', hint: 城市-昵称 }
   welcome: t-000
-  refusal: t-001
+  refusal: t-014
 rules:
   - id: no-ads
     description: 禁止发广告和二维码
@@ -91,9 +91,9 @@ content:
             y,
             "  - id: act-{a:02}\n    name: 挑战赛{a}\n    goal: {{ metric: checkins, target: 300 }}\n    phases:\n      - id: warmup\n        start: 2026-{:02}-{day:02}T20:00\n        duration: 3d\n        slots: [{{ id: act-{a:02}-teaser, at: \"20:00\", template: t-{:03} }}]\n      - id: live\n        duration: 7d\n        slots: [{{ id: act-{a:02}-task, at: \"08:00\", template: t-{:03} }}]\n      - id: review\n        duration: 1d\n        slots: [{{ id: act-{a:02}-recap, at: \"21:00\", template: t-{:03} }}]\n",
             1 + a % 12,
-            a % TEMPLATES,
-            (a + 1) % TEMPLATES,
-            (a + 2) % TEMPLATES,
+            (4 * a) % TEMPLATES,
+            (4 * a + 2) % TEMPLATES,
+            (4 * a + 4) % TEMPLATES,
         )
         .unwrap();
     }
@@ -103,32 +103,34 @@ content:
     - { on: checkin, points: 10, per_day: 1 }
     - { on: message, points: 1, cooldown: 60s, per_day: 20 }
   streaks:
-    - { on: checkin, every: 7, bonus: 50, template: t-003 }
+    - { on: checkin, every: 7, bonus: 50, template: t-000 }
   tiers:
     levels:
       - { id: newcomer, name: 新人, min: 0 }
       - { id: regular, name: 达人, min: 300 }
       - { id: core, name: 铁杆, min: 1000 }
-    announce: t-004
+    announce: t-002
   badges:
-    - { id: kol, name: 核心分享官, when: "stats.messages_7d >= 50", template: t-005 }
+    - { id: kol, name: 核心分享官, when: "stats.messages_7d >= 50", template: t-004 }
   lotteries:
     - { id: weekly-draw, cron: "0 20 * * 5", eligible: "stats.checkins_7d >= 5", winners: 3, prize: 满100减20券, template: t-006 }
   occasions:
-    - { on: birthday, at: "09:00", template: t-007 }
+    - { on: birthday, at: "09:00", template: t-008 }
 segments:
   - { id: active, when: "stats.messages_7d >= 10" }
 retention:
-  recall: { inactive: 7d, template: t-008, channel: admins }
-  eliminate: { inactive: 30d, warn_before: 3d, warn_template: t-009 }
+  recall: { inactive: 7d, template: t-010, channel: admins }
+  eliminate: { inactive: 30d, warn_before: 3d, warn_template: t-012 }
 templates:
 "#,
     );
     for t in 0..TEMPLATES {
-        if t % 2 == 0 {
+        // Templates 4k+1 rotate topics (slots 4k+1 have `topics`); the others speak to the
+        // whole group, so they fit every place.
+        if t % 4 != 1 {
             writeln!(
                 y,
-                "  t-{t:03}: |\n    【第{t}号消息】{{{{ member.name }}}} 你好!\n    今天是{{{{ now }}}},记得完成今天的训练,坚持就是胜利。\n    {{% for r in rules %}}{{{{ loop.index }}}}. {{{{ r.description }}}}\n    {{% endfor %}}"
+                "  t-{t:03}: |\n    【第{t}号消息】{{{{ community.name }}}} 的伙伴们好!\n    今天是{{{{ now }}}},记得完成今天的训练,坚持就是胜利。\n    {{% for r in rules %}}{{{{ loop.index }}}}. {{{{ r.description }}}}\n    {{% endfor %}}"
             )
         } else {
             writeln!(
