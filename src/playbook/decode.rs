@@ -219,6 +219,43 @@ impl<'a> Cx<'a> {
         ok.then_some(out)
     }
 
+    /// Decodes a mapping keyed by ids (channels, templates, calendar moves): each key must be
+    /// an id and each value decodes with `item`. Every bad key and value is reported.
+    pub fn keyed<T>(
+        &mut self,
+        node: &Node,
+        expected: &str,
+        mut item: impl FnMut(&mut Self, Spanned<Id>, &Node) -> Option<T>,
+    ) -> Option<Vec<(Spanned<Id>, T)>> {
+        let Some(map) = node.as_mapping() else {
+            let span = self.span(node);
+            self.error(
+                Code::WrongType,
+                span,
+                format!("expected a mapping of {expected}"),
+            );
+            return None;
+        };
+        let mut out = Vec::with_capacity(map.len());
+        let mut ok = true;
+        for (k, v) in map.iter() {
+            let span = self.scalar_span(k);
+            let id = match k.as_str().parse::<Id>() {
+                Ok(id) => Spanned::new(id, span),
+                Err(msg) => {
+                    self.error(Code::InvalidId, span, msg);
+                    ok = false;
+                    continue;
+                }
+            };
+            match item(self, id.clone(), v) {
+                Some(value) => out.push((id, value)),
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
     /// The text of a scalar and where each of its lines starts in the file.
     pub fn text_origin(&self, s: &MarkedScalarNode) -> crate::playbook::TextOrigin {
         let span = self.scalar_span(s);

@@ -254,40 +254,15 @@ fn env_string(cx: &mut Cx, n: &Node) -> Option<EnvString> {
 }
 
 fn channels(node: &Node, cx: &mut Cx) -> Option<IndexMap<Id, Channel>> {
-    let Some(map) = node.as_mapping() else {
-        let span = cx.span(node);
-        cx.error(
-            Code::WrongType,
-            span,
-            "expected a mapping of channel names to channels",
-        );
-        return None;
-    };
-    let mut out = IndexMap::new();
-    let mut ok = true;
-    for (k, v) in map.iter() {
-        let key_span = cx.scalar_span(k);
-        let id = match k.as_str().parse::<Id>() {
-            Ok(id) => Some(Spanned::new(id, key_span)),
-            Err(msg) => {
-                cx.error(Code::InvalidId, key_span, msg);
-                None
-            }
-        };
-        let ch = channel(cx, v, id.clone());
-        match (id, ch) {
-            (Some(id), Some(ch)) => {
-                out.insert(id.value, ch);
-            }
-            _ => ok = false,
-        }
-    }
-    ok.then_some(out)
+    let v = cx.keyed(node, "channel names to channels", |cx, id, v| {
+        channel(cx, v, id)
+    })?;
+    Some(v.into_iter().map(|(id, ch)| (id.value, ch)).collect())
 }
 
 const CHANNEL_COMMON: &[&str] = &["type", "rate_limit", "assist"];
 
-fn channel(cx: &mut Cx, node: &Node, id: Option<Ref>) -> Option<Channel> {
+fn channel(cx: &mut Cx, node: &Node, id: Ref) -> Option<Channel> {
     let map = node.as_mapping();
     let ty = map
         .and_then(|m| m.get_scalar("type"))
@@ -384,11 +359,8 @@ fn channel(cx: &mut Cx, node: &Node, id: Option<Ref>) -> Option<Channel> {
                 .unwrap_or_default();
             let body = f.opt_with(cx, "body", |cx, n| {
                 let s = cx.scalar(n, "a template")?;
-                let key = id
-                    .clone()
-                    .unwrap_or_else(|| Spanned::new(Id("body".into()), cx.scalar_span(s)));
                 Some(Template {
-                    id: key,
+                    id: id.clone(),
                     source: s.as_str().to_string(),
                     origin: cx.text_origin(s),
                 })
@@ -460,7 +432,7 @@ fn channel(cx: &mut Cx, node: &Node, id: Option<Ref>) -> Option<Channel> {
     };
     f.finish()?;
     Some(Channel {
-        id: id?,
+        id,
         kind: kind?,
         rate_limit,
         assist,
@@ -829,33 +801,9 @@ fn calendar_entry(cx: &mut Cx, node: &Node) -> Option<CalendarEntry> {
     let skip = f.list::<Ref>(cx, "skip");
     let moves = f
         .opt_with(cx, "move", |cx, n| {
-            let Some(m) = n.as_mapping() else {
-                let span = cx.span(n);
-                cx.error(
-                    Code::WrongType,
-                    span,
-                    "expected a mapping of slot ids to new local times",
-                );
-                return None;
-            };
-            let mut out = Vec::new();
-            let mut ok = true;
-            for (k, v) in m.iter() {
-                let ks = cx.scalar_span(k);
-                let id = match k.as_str().parse::<Id>() {
-                    Ok(id) => Some(Spanned::new(id, ks)),
-                    Err(msg) => {
-                        cx.error(Code::InvalidId, ks, msg);
-                        None
-                    }
-                };
-                let t = LocalTime::decode(v, cx);
-                match (id, t) {
-                    (Some(id), Some(t)) => out.push((id, t)),
-                    _ => ok = false,
-                }
-            }
-            ok.then_some(out)
+            cx.keyed(n, "slot ids to new local times", |cx, _, v| {
+                LocalTime::decode(v, cx)
+            })
         })
         .unwrap_or_default();
     let add = f
@@ -1198,41 +1146,13 @@ fn retention(cx: &mut Cx, node: &Node) -> Option<Retention> {
 }
 
 fn templates(cx: &mut Cx, node: &Node) -> Option<IndexMap<Id, Template>> {
-    let Some(map) = node.as_mapping() else {
-        let span = cx.span(node);
-        cx.error(
-            Code::WrongType,
-            span,
-            "expected a mapping of template names to template text",
-        );
-        return None;
-    };
-    let mut out = IndexMap::new();
-    let mut ok = true;
-    for (k, v) in map.iter() {
-        let ks = cx.scalar_span(k);
-        let id = match k.as_str().parse::<Id>() {
-            Ok(id) => Some(Spanned::new(id, ks)),
-            Err(msg) => {
-                cx.error(Code::InvalidId, ks, msg);
-                None
-            }
-        };
-        let text = cx.scalar(v, "template text");
-        match (id, text) {
-            (Some(id), Some(s)) => {
-                let origin = cx.text_origin(s);
-                out.insert(
-                    id.value.clone(),
-                    Template {
-                        id,
-                        source: s.as_str().to_string(),
-                        origin,
-                    },
-                );
-            }
-            _ => ok = false,
-        }
-    }
-    ok.then_some(out)
+    let v = cx.keyed(node, "template names to template text", |cx, id, v| {
+        let s = cx.scalar(v, "template text")?;
+        Some(Template {
+            id,
+            source: s.as_str().to_string(),
+            origin: cx.text_origin(s),
+        })
+    })?;
+    Some(v.into_iter().map(|(id, t)| (id.value, t)).collect())
 }
