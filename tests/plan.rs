@@ -247,3 +247,37 @@ fn unusable_input_exits_2() {
     let folder = drumbeat(["plan", "tests/fixtures/plan/", "--from", "2027-02-04"]);
     assert_ne!(folder.code, 0);
 }
+
+#[test]
+fn a_reader_that_stops_early_does_not_crash_the_plan() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_drumbeat"))
+        .args([
+            "plan",
+            "playbooks/fitness-camp.yaml",
+            "--from",
+            "2026-11-01",
+            "--days",
+            "3000",
+        ])
+        .current_dir(crate::common::root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("drumbeat runs");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader (like `head -1`) is gone now: the plan must end quietly.
+    let out = child.wait_with_output().unwrap();
+    assert!(first.starts_with("fitness-camp"), "{first}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}

@@ -21,7 +21,7 @@ pub fn run(args: Args) -> ExitCode {
         .trim_end_matches(']');
     match Code::from_name(name).and_then(render::explain) {
         Some(text) => {
-            println!("{text}");
+            crate::cli::common::emit(&format!("{text}\n"));
             ExitCode::SUCCESS
         }
         None => {

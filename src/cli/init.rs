@@ -97,7 +97,7 @@ pub fn run(args: Args) -> ExitCode {
         }
         return ExitCode::from(1);
     }
-    print!("{}", next_steps(args.kind, &args.dir, &path));
+    crate::cli::common::emit(&next_steps(args.kind, &args.dir, &path));
     ExitCode::SUCCESS
 }
 

@@ -1,6 +1,6 @@
 //! `drumbeat plan PLAYBOOK [--from T] [--days N | --until T] [--format table|json|ics]`
 
-use crate::cli::common::{load_one, now, parse_time, usage};
+use crate::cli::common::{emit, load_one, now, parse_time, usage};
 use crate::schedule::time::resolve_local;
 use crate::schedule::{event_driven, format, plan};
 use chrono::Days;
@@ -37,7 +37,7 @@ const MAX_DAYS: u32 = 36_600;
 /// --format ics prints an iCalendar file (one event per fire, suppressed ones cancelled)
 /// that calendar apps can import.
 ///
-/// Example: drumbeat plan playbooks/fit-camp.yaml --from 2026-12-01 --days 7
+/// Example: drumbeat plan playbooks/fitness-camp.yaml --from 2026-12-01 --days 7
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The playbook file.
@@ -107,6 +107,6 @@ pub fn run(args: Args) -> ExitCode {
         Format::Json => format::json(&planned, &events),
         Format::Ics => format::ics(playbook, &planned),
     };
-    print!("{text}");
+    emit(&text);
     ExitCode::SUCCESS
 }

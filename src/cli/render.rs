@@ -104,7 +104,7 @@ pub fn run(args: Args) -> ExitCode {
     }
     match engine.render(&args.template, &ctx) {
         Ok(text) => {
-            println!("{text}");
+            crate::cli::common::emit(&format!("{text}\n"));
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -4,9 +4,9 @@
 
 use crate::playbook::model::{ChannelKind, Condition, Playbook, Template};
 use crate::source::Span;
-use crate::template::{GLOBALS, STATS, environment, fields_of, places_of};
+use crate::template::{GLOBALS, environment, fields_of, places_of};
 use crate::validate::{Code, Diagnostic, Diagnostics, suggest};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// Names a `when` or `eligible` condition may use.
 pub const CONDITION_NAMES: &[&str] = &["member", "stats", "segments", "now"];
@@ -93,7 +93,16 @@ fn compile(
     diags: &mut Diagnostics,
 ) -> Option<BTreeSet<String>> {
     match env.template_from_str(&t.source) {
-        Ok(tmpl) => Some(tmpl.undeclared_variables(true).into_iter().collect()),
+        Ok(tmpl) => {
+            let mut known = Known::new(env);
+            for (start, body) in tags(&t.source) {
+                for (filter, name, r) in known.unknown_in(body) {
+                    let span = t.origin.span_of(start + r.start..start + r.end);
+                    diags.push(unknown_filter(filter, &name, span));
+                }
+            }
+            Some(tmpl.undeclared_variables(true).into_iter().collect())
+        }
         Err(e) => {
             let range = e
                 .range()
@@ -183,10 +192,11 @@ fn use_span(t: &Template, name: &str) -> Span {
     }
 }
 
-/// Byte range of the first whole-word occurrence of `name` inside `{{ }}` or `{% %}`.
-pub(crate) fn find_use(src: &str, name: &str) -> Option<std::ops::Range<usize>> {
+/// The bodies of the `{{ }}` and `{% %}` tags of a template, with their byte offsets.
+fn tags(src: &str) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
     let mut pos = 0;
-    while let Some(open) = src[pos..].find(['{']).map(|i| pos + i) {
+    while let Some(open) = src[pos..].find('{').map(|i| pos + i) {
         let close_tag = match src.get(open + 1..open + 2) {
             Some("{") => "}}",
             Some("%") => "%}",
@@ -195,24 +205,111 @@ pub(crate) fn find_use(src: &str, name: &str) -> Option<std::ops::Range<usize>> 
                 continue;
             }
         };
-        let body_start = open + 2;
-        let end = src[body_start..]
+        let start = open + 2;
+        let end = src[start..]
             .find(close_tag)
-            .map_or(src.len(), |i| body_start + i);
-        let body = &src[body_start..end];
+            .map_or(src.len(), |i| start + i);
+        out.push((start, &src[start..end]));
+        pos = end;
+    }
+    out
+}
+
+/// Byte range of the first whole-word occurrence of `name` inside `{{ }}` or `{% %}`.
+pub(crate) fn find_use(src: &str, name: &str) -> Option<std::ops::Range<usize>> {
+    for (start, body) in tags(src) {
         let mut from = 0;
         while let Some(i) = body[from..].find(name).map(|i| from + i) {
             let before = body[..i].chars().next_back();
             let after = body[i + name.len()..].chars().next();
             let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
             if !word(before) && before != Some('.') && !word(after) {
-                return Some(body_start + i..body_start + i + name.len());
+                return Some(start + i..start + i + name.len());
             }
             from = i + name.len();
         }
-        pos = end;
     }
     None
+}
+
+/// Filters and tests the engine has, asked of the engine itself (so the list never drifts
+/// from what rendering will find).
+struct Known<'e> {
+    env: &'e minijinja::Environment<'static>,
+    answers: HashMap<(bool, String), bool>,
+}
+
+impl<'e> Known<'e> {
+    fn new(env: &'e minijinja::Environment<'static>) -> Self {
+        Known {
+            env,
+            answers: HashMap::new(),
+        }
+    }
+
+    fn has(&mut self, filter: bool, name: &str) -> bool {
+        let env = self.env;
+        *self
+            .answers
+            .entry((filter, name.to_string()))
+            .or_insert_with(|| {
+                let (probe, unknown) = if filter {
+                    (
+                        format!("{{{{ 1 | {name} }}}}"),
+                        minijinja::ErrorKind::UnknownFilter,
+                    )
+                } else {
+                    (
+                        format!("{{{{ 1 is {name} }}}}"),
+                        minijinja::ErrorKind::UnknownTest,
+                    )
+                };
+                !matches!(env.render_str(&probe, ()), Err(e) if e.kind() == unknown)
+            })
+    }
+
+    /// Every use of a filter or test the engine lacks in `code` (a tag body or an
+    /// expression): whether it is a filter, its name, its byte range in `code`.
+    fn unknown_in(&mut self, code: &str) -> Vec<(bool, String, std::ops::Range<usize>)> {
+        // Blank out string literals so `'a|b'` is not read as a filter.
+        let mut masked = code.as_bytes().to_vec();
+        let mut quote = None;
+        for b in masked.iter_mut() {
+            match quote {
+                Some(q) if *b == q => quote = None,
+                Some(_) => *b = b' ',
+                None if *b == b'"' || *b == b'\'' => quote = Some(*b),
+                None => {}
+            }
+        }
+        let masked = String::from_utf8_lossy(&masked).into_owned();
+        let mut out = Vec::new();
+        for cap in FILTER_OR_TEST.captures_iter(&masked) {
+            let (filter, m) = match (cap.get(1), cap.get(2)) {
+                (Some(m), _) => (true, m),
+                (None, Some(m)) => (false, m),
+                _ => continue,
+            };
+            if !self.has(filter, m.as_str()) {
+                out.push((filter, m.as_str().to_string(), m.range()));
+            }
+        }
+        out
+    }
+}
+
+static FILTER_OR_TEST: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"\|\s*([A-Za-z_][A-Za-z0-9_]*)|\bis\s+(?:not\s+)?([A-Za-z_][A-Za-z0-9_]*)")
+        .expect("valid pattern")
+});
+
+fn unknown_filter(filter: bool, name: &str, span: Span) -> Diagnostic {
+    let what = if filter { "filter" } else { "test" };
+    Diagnostic::new(Code::UnknownFilter, span, format!("unknown {what} `{name}`")).with_hint(if filter {
+        "filters: date, time, datetime, weekday, number, and Jinja's own (default, join, length, upper, ...)"
+    } else {
+        "tests: defined, none, number, string, odd, even, divisibleby, in, ..."
+    })
 }
 
 fn check_condition(env: &minijinja::Environment<'static>, c: &Condition, diags: &mut Diagnostics) {
@@ -244,6 +341,9 @@ fn check_condition(env: &minijinja::Environment<'static>, c: &Condition, diags: 
             return;
         }
     };
+    for (filter, name, r) in Known::new(env).unknown_in(&src.value) {
+        diags.push(unknown_filter(filter, &name, at(r)));
+    }
     let used: BTreeSet<String> = expr.undeclared_variables(true).into_iter().collect();
     let mut reported = HashSet::new();
     for path in used {
@@ -279,19 +379,19 @@ fn check_condition(env: &minijinja::Environment<'static>, c: &Condition, diags: 
             }
             continue;
         }
-        if top == "stats"
-            && let Some(field) = parts.next()
-            && !STATS.contains(&field)
+        if let Some(field) = parts.next()
+            && let Some(fields) = fields_of(top)
+            && !fields.contains(&field)
             && reported.insert(path.clone())
         {
             let mut d = Diagnostic::new(
                 Code::InvalidCondition,
-                word_at(&format!("stats.{field}")),
-                format!("`stats` has no field `{field}`"),
+                word_at(&format!("{top}.{field}")),
+                format!("`{top}` has no field `{field}`"),
             );
-            d.hint = Some(match suggest(field, STATS.iter().copied()) {
-                Some(s) => format!("did you mean `stats.{s}`?"),
-                None => format!("`stats` has: {}", STATS.join(", ")),
+            d.hint = Some(match suggest(field, fields.iter().copied()) {
+                Some(s) => format!("did you mean `{top}.{s}`?"),
+                None => format!("`{top}` has: {}", fields.join(", ")),
             });
             diags.push(d);
         }
@@ -300,7 +400,26 @@ fn check_condition(env: &minijinja::Environment<'static>, c: &Condition, diags: 
 
 #[cfg(test)]
 mod tests {
-    use super::find_use;
+    use super::{Known, find_use};
+
+    #[test]
+    fn unknown_filters_and_tests_are_found_outside_strings() {
+        let env = crate::template::environment("zh-CN");
+        let mut known = Known::new(&env);
+        let code = " now | nosuch('a|upper') | date if x is nosuchtest and y is not odd ";
+        let found: Vec<(bool, String)> = known
+            .unknown_in(code)
+            .into_iter()
+            .map(|(f, n, _)| (f, n))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (true, "nosuch".to_string()),
+                (false, "nosuchtest".to_string())
+            ]
+        );
+    }
 
     #[test]
     fn finds_whole_words_inside_tags_only() {

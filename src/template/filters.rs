@@ -104,23 +104,18 @@ fn local_of(v: &Value) -> Result<NaiveDateTime, Error> {
 }
 
 /// strftime with locale-aware weekday names (`%A`, `%a`).
-fn format_local(l: &NaiveDateTime, fmt: &str, locale: &str) -> String {
+fn format_local(l: &NaiveDateTime, fmt: &str, locale: &str) -> Result<String, Error> {
     let fmt = fmt
         .replace("%A", weekday_name(l.weekday(), locale, false))
         .replace("%a", weekday_name(l.weekday(), locale, true));
-    let mut out = String::new();
-    use std::fmt::Write;
-    // An invalid format string must not panic the renderer.
-    if write!(
-        out,
-        "{}",
-        l.format_with_items(chrono::format::StrftimeItems::new(&fmt))
-    )
-    .is_err()
-    {
-        return fmt;
+    let items: Vec<_> = chrono::format::StrftimeItems::new(&fmt).collect();
+    if items.contains(&chrono::format::Item::Error) {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("`{fmt}` is not a date format: use strftime codes such as %Y %m %d %H %M %A"),
+        ));
     }
-    out
+    Ok(l.format_with_items(items.into_iter()).to_string())
 }
 
 pub fn register(env: &mut Environment<'static>, locale: &str) {
@@ -130,7 +125,7 @@ pub fn register(env: &mut Environment<'static>, locale: &str) {
         move |v: Value, fmt: Option<String>| -> Result<String, Error> {
             let l = local_of(&v)?;
             Ok(match fmt {
-                Some(f) => format_local(&l, &f, &loc),
+                Some(f) => format_local(&l, &f, &loc)?,
                 None if is_chinese(&loc) => format!("{}月{}日", l.month(), l.day()),
                 None => l.format("%b %-d").to_string(),
             })
@@ -215,6 +210,15 @@ mod tests {
             "2026-12-01 07:30|2|2026-12-01"
         );
         assert_eq!(render("zh-CN", "{{ now | datetime }}"), "12月1日 07:30");
+    }
+
+    #[test]
+    fn an_unknown_date_format_is_an_error() {
+        let env = super::super::environment("zh-CN");
+        let err = env
+            .render_str("{{ '2027-02-05' | date('%Q') }}", ())
+            .unwrap_err();
+        assert!(err.to_string().contains("not a date format"), "{err}");
     }
 
     #[test]

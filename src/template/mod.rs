@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 pub const FUEL: u64 = 100_000;
 
 /// Functions the engine provides that templates may call without declaring them.
-pub const GLOBALS: &[&str] = &["range", "dict", "namespace", "debug", "cycler", "joiner"];
+pub const GLOBALS: &[&str] = &["range", "dict", "namespace", "debug"];
 
 /// A template failed to render.
 #[derive(Debug, Clone, PartialEq, Eq)]

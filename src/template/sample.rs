@@ -97,7 +97,14 @@ pub fn fill(p: &Playbook, place: &Place, ctx: &mut Context) -> Vec<&'static str>
                         "rule",
                         json!({"id": r.id.value.as_str(), "description": r.description}),
                     );
-                    put(ctx, "penalty", json!(penalty_name(r.penalties[0])));
+                    // A warning is what sends this template: show the first `warn` step.
+                    let step = r
+                        .penalties
+                        .iter()
+                        .copied()
+                        .find(|p| *p == Penalty::Warn)
+                        .unwrap_or(r.penalties[0]);
+                    put(ctx, "penalty", json!(penalty_name(step)));
                 }
             }
             "penalty" => put(ctx, "penalty", json!("warn")),

@@ -122,6 +122,8 @@ codes! {
     TemplateSyntax = "template-syntax", Error, false;
     /// A template uses a variable that the place it is sent from does not provide.
     TemplateUndefined = "template-undefined", Error, false;
+    /// A template uses a filter or a test the engine does not have.
+    UnknownFilter = "unknown-filter", Error, false;
     /// A `when` or `eligible` condition that does not compile or names unknown values.
     InvalidCondition = "invalid-condition", Error, false;
     /// Two loaded playbooks declare the same community id.
