@@ -63,6 +63,14 @@ pub fn environment(locale: &str) -> Environment<'static> {
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_fuel(Some(FUEL));
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    // An absent optional value (a member without a birthday) prints as nothing, not "none".
+    env.set_formatter(|out, state, value| {
+        if value.is_none() {
+            Ok(())
+        } else {
+            minijinja::escape_formatter(out, state, value)
+        }
+    });
     filters::register(&mut env, locale);
     env
 }
@@ -211,6 +219,18 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!(err.kind(), minijinja::ErrorKind::OutOfFuel);
+    }
+
+    #[test]
+    fn none_prints_as_nothing() {
+        let env = environment("zh-CN");
+        let out = env
+            .render_str(
+                "[{{ m.birthday }}]",
+                minijinja::context! { m => minijinja::context! { birthday => () } },
+            )
+            .unwrap();
+        assert_eq!(out, "[]");
     }
 
     #[test]
