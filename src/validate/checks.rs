@@ -95,7 +95,12 @@ fn dangling<'a>(
     d.hint = match suggest(r.value.as_str(), known.clone()) {
         Some(s) => Some(format!("did you mean `{s}`?")),
         None => {
-            let all: Vec<&str> = known.collect();
+            let mut all: Vec<&str> = Vec::new();
+            for k in known {
+                if !all.contains(&k) {
+                    all.push(k);
+                }
+            }
             if all.is_empty() {
                 Some(format!("this playbook defines no {what}s"))
             } else {
