@@ -759,6 +759,36 @@ async fn platform_rate_limit_codes_are_retried_with_their_delay() {
 }
 
 #[tokio::test]
+async fn telegram_names_the_new_id_of_a_migrated_group() {
+    let s = Server::start(reply(
+        400,
+        r#"{"ok":false,"error_code":400,"description":"Bad Request: group chat was upgraded to a supergroup chat","parameters":{"migrate_to_chat_id":-1009876543210}}"#,
+    ))
+    .await;
+    let p = playbook(
+        "  t: { type: telegram, token: \"1:tok\", chat_id: \"-42\", api_base: \"${B}\" }\n",
+    );
+    let ch = build(&p, "t", &[("B", &s.base)]);
+    let out = ch.send(&message("x")).await;
+    assert!(
+        permanent(&out).ends_with("(the group moved: set `chat_id` to -1009876543210)"),
+        "{out:?}"
+    );
+}
+
+#[tokio::test]
+async fn webhook_get_sends_no_body() {
+    let s = Server::start(reply(200, "")).await;
+    let p = playbook("  ping: { type: webhook, url: \"${U}\", method: GET }\n");
+    let ch = build(&p, "ping", &[("U", &format!("{}/ping", s.base))]);
+    sent(&ch.send(&message("x")).await);
+    let r = s.only();
+    assert_eq!((r.method.as_str(), r.body.len()), ("GET", 0));
+    assert_eq!(r.header("content-type"), None);
+    assert_eq!(r.header("idempotency-key"), Some(KEY));
+}
+
+#[tokio::test]
 async fn a_redirect_is_reported_not_followed() {
     let s = Server::start(reply(200, "")).await;
     s.then(reply(301, "").header("location", "/elsewhere"));
@@ -892,6 +922,13 @@ fn limits_are_exposed_per_channel() {
     let opts = options(Duration::from_secs(1));
     let all = channel::build_all(&p, &env_of(&[]), &opts).unwrap();
     let limits: Vec<(&str, Option<Limit>)> = all.values().map(|c| (c.kind(), c.limit())).collect();
+    // Validation knows the same limits without building anything.
+    let known: Vec<Option<Limit>> = p
+        .channels
+        .values()
+        .map(|c| channel::limit_of(&c.kind))
+        .collect();
+    assert_eq!(known, limits.iter().map(|(_, l)| *l).collect::<Vec<_>>());
     assert_eq!(
         limits,
         vec![

@@ -281,9 +281,10 @@ pub(crate) fn by_code(
     {
         return SendOutcome::Retry {
             after: after.or_else(|| retry_after(&reply.headers, now)),
-            reason: format!("the platform is busy or limiting: {code_field} {c} {msg}")
-                .trim_end()
-                .to_string(),
+            reason: format!(
+                "the platform is busy or limiting: {}",
+                code_detail(code_field, c, msg)
+            ),
             answer: Some(answer),
             parts_sent: 0,
         };
@@ -294,9 +295,10 @@ pub(crate) fn by_code(
     match code {
         Some(0) => SendOutcome::Sent { answer, parts: 1 },
         Some(c) => SendOutcome::Permanent {
-            reason: format!("the platform refused the message: {code_field} {c} {msg}")
-                .trim_end()
-                .to_string(),
+            reason: format!(
+                "the platform refused the message: {}",
+                code_detail(code_field, c, msg)
+            ),
             answer: Some(answer),
             parts_sent: 0,
         },
@@ -353,5 +355,14 @@ impl Target {
 
     pub fn now(&self) -> DateTime<Utc> {
         (self.clock)()
+    }
+}
+
+/// "errcode 93000: invalid webhook url".
+fn code_detail(field: &str, code: i64, msg: &str) -> String {
+    if msg.is_empty() {
+        format!("{field} {code}")
+    } else {
+        format!("{field} {code}: {msg}")
     }
 }

@@ -396,6 +396,31 @@ pub fn build_all(
     }
 }
 
+/// The size limit of a channel type, known without building the channel (so without the
+/// environment): what validation uses to warn about messages that will be split.
+pub fn limit_of(kind: &ChannelKind) -> Option<Limit> {
+    use crate::playbook::model::MessageFormat;
+    match kind {
+        ChannelKind::Wecom {
+            format: MessageFormat::Text,
+            ..
+        } => Some(wecom::TEXT_LIMIT),
+        ChannelKind::Wecom {
+            format: MessageFormat::Markdown,
+            ..
+        } => Some(wecom::MARKDOWN_LIMIT),
+        ChannelKind::Dingtalk { .. } => Some(dingtalk::LIMIT),
+        ChannelKind::Feishu { .. } => Some(feishu::LIMIT),
+        ChannelKind::Slack { .. } => Some(slack::LIMIT),
+        ChannelKind::Discord { .. } => Some(discord::LIMIT),
+        ChannelKind::Telegram { .. } => Some(telegram::LIMIT),
+        ChannelKind::Console
+        | ChannelKind::File { .. }
+        | ChannelKind::Webhook { .. }
+        | ChannelKind::Exec { .. } => None,
+    }
+}
+
 /// The limit the platform publishes for one webhook or bot, used when a channel sets no
 /// `rate_limit`. `None` for the local and self-hosted types (console, file, exec, webhook),
 /// which the engine does not pace unless told to. Sources are listed in docs/channels.md.

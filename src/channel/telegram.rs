@@ -133,12 +133,21 @@ impl Channel for Telegram {
                         parts_sent: 0,
                     };
                 }
-                if let Some(o) = reply.by_status(t.now(), answer.clone()) {
+                // A group that became a supergroup has a new id; say which.
+                let moved = json
+                    .as_ref()
+                    .and_then(|j| j.pointer("/parameters/migrate_to_chat_id"))
+                    .and_then(|v| v.as_i64())
+                    .map(|id| format!(" (the group moved: set `chat_id` to {id})"))
+                    .unwrap_or_default();
+                if moved.is_empty()
+                    && let Some(o) = reply.by_status(t.now(), answer.clone())
+                {
                     return o;
                 }
                 SendOutcome::Permanent {
                     reason: format!(
-                        "Telegram refused the message: {}",
+                        "Telegram refused the message: {}{moved}",
                         description.as_deref().unwrap_or("no description")
                     ),
                     answer: Some(answer),

@@ -145,8 +145,9 @@ impl Channel for Webhook {
                         .scrubbed(&t.secrets);
                 }
             };
+            let with_body = self.method != Method::GET && self.method != Method::HEAD;
             let mut headers = self.headers.clone();
-            if !headers.contains_key(CONTENT_TYPE) {
+            if with_body && !headers.contains_key(CONTENT_TYPE) {
                 headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
             }
             match HeaderValue::from_str(&msg.key) {
@@ -162,7 +163,7 @@ impl Channel for Webhook {
                 .client()
                 .request(self.method.clone(), t.url.clone())
                 .headers(headers);
-            if self.method != Method::GET && self.method != Method::HEAD {
+            if with_body {
                 req = req.body(body);
             }
             let outcome = match t.http.execute(req).await {
