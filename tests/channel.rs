@@ -1214,9 +1214,14 @@ async fn console_prints_the_fire_and_the_message() {
     let p = playbook("  preview: { type: console }\n");
     let ch = channel::build(&p, "preview", &env_of(&[]), &opts).unwrap();
     sent(&ch.send(&message("早上好\n第二行")).await);
+    // What `--dry-run` uses in place of every channel prints the same.
+    let dry = channel::console(ConsoleSink::to(buf.clone()));
+    sent(&dry.send(&message("早上好\n第二行")).await);
+    let one =
+        format!("── fit-camp · content/morning · 2026-11-30T23:30:00Z · {KEY}\n早上好\n第二行\n");
     assert_eq!(
         String::from_utf8(buf.0.lock().unwrap().clone()).unwrap(),
-        format!("── fit-camp · content/morning · 2026-11-30T23:30:00Z · {KEY}\n早上好\n第二行\n")
+        one.repeat(2)
     );
 }
 

@@ -27,8 +27,10 @@ mod wecom;
 
 pub use console::ConsoleSink;
 pub use env::{BuildError, Problem, Secret, resolve};
+pub use exec::EXIT_RETRY;
 pub use http::{Http, HttpConfig, redact_url, retry_after};
 pub use split::{Limit, Unit, split};
+pub use telegram::DEFAULT_API_BASE;
 
 use crate::playbook::model::{ChannelKind, Playbook};
 use crate::playbook::types::RateLimit;
@@ -371,6 +373,11 @@ pub fn build(
         Some(c) if errors.is_empty() => Ok(c),
         _ => Err(errors),
     }
+}
+
+/// A console channel writing to `sink`: what `--dry-run` sends everything to.
+pub fn console(sink: ConsoleSink) -> Arc<dyn Channel> {
+    Arc::new(console::Console::new(sink))
 }
 
 /// Builds every channel of playbook `p`, reporting every problem of every channel.
