@@ -3,6 +3,7 @@
 //! The pure core (`playbook`, `validate`, `template`, `schedule`) takes values and returns
 //! values; it never touches the clock, the network or a store.
 
+pub mod channel;
 pub mod cli;
 pub mod playbook;
 pub mod schedule;

@@ -4,6 +4,7 @@
 mod common;
 
 mod bad_input;
+mod channel;
 mod init;
 mod plan;
 mod render;

@@ -168,7 +168,8 @@ impl Context {
     }
 }
 
-fn community_value(p: &Playbook) -> Value {
+/// The `community` object every template sees (the webhook body template too).
+pub fn community_value(p: &Playbook) -> Value {
     let c = &p.community;
     let mut m: BTreeMap<&str, Value> = BTreeMap::new();
     m.insert("id", Value::from(c.id.value.as_str()));
