@@ -212,6 +212,87 @@ async fn an_unexpired_lease_holds_and_an_expired_one_comes_back() {
 }
 
 #[tokio::test]
+async fn a_batch_settles_as_if_one_by_one() {
+    let (_dir, s) = fresh().await;
+    s.record_fire(&fire("k", "wecom", t0()), t0())
+        .await
+        .unwrap();
+    let stale = s.claim_due("wecom", t0(), 1, secs(10)).await.unwrap()[0].lease();
+    let current = s
+        .claim_due("wecom", t0() + secs(10), 1, secs(10))
+        .await
+        .unwrap()[0]
+        .lease();
+    let sent = |answer: &str| Outcome::Sent {
+        answer: answer.into(),
+    };
+    let done = s
+        .settle(
+            &[
+                (stale, sent("stale")),
+                (current, sent("current")),
+                (current, sent("twice")),
+            ],
+            t0() + secs(11),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done, [false, true, false]);
+    let row = s.find("k").await.unwrap().unwrap();
+    assert_eq!(row.answer.as_deref(), Some("current"));
+}
+
+/// Batches larger than one statement holds: duplicates across statement boundaries are
+/// still recorded once, and every send of a long run is settled.
+#[tokio::test]
+async fn large_batches_record_and_settle_everything() {
+    let (_dir, s) = fresh().await;
+    let mut fires: Vec<NewFire> = (0..300)
+        .map(|i| fire(&format!("f{i:03}"), "wecom", t0() + secs(i)))
+        .collect();
+    fires.insert(200, fire("f010", "wecom", t0()));
+    fires.push(fire("f299", "wecom", t0()));
+    let done = s.record_fires(&fires, t0()).await.unwrap();
+    assert_eq!(done.len(), 302);
+    assert_eq!(done.iter().filter(|r| r.is_new()).count(), 300);
+    assert_eq!(done[200], Recorded::AlreadyRecorded);
+    assert_eq!(done[301], Recorded::AlreadyRecorded);
+    assert!(done[10].is_new() && done[300].is_new());
+
+    let claimed = s
+        .claim_due("wecom", t0() + mins(5), 1000, mins(1))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 300);
+    let mut outcomes: Vec<(Lease, Outcome)> = claimed
+        .iter()
+        .map(|r| {
+            (
+                r.lease(),
+                Outcome::Sent {
+                    answer: r.key.clone(),
+                },
+            )
+        })
+        .collect();
+    // A retry in the middle splits the run of sends.
+    outcomes[150].1 = Outcome::Retry {
+        at: t0() + mins(6),
+        error: "timeout".into(),
+    };
+    let settled = s.settle(&outcomes, t0() + mins(5)).await.unwrap();
+    assert!(settled.iter().all(|d| *d));
+    let counts = s.counts_by_state().await.unwrap();
+    assert_eq!((counts.sent, counts.retrying), (299, 1));
+    let row = s.find("f123").await.unwrap().unwrap();
+    assert_eq!(
+        row.answer.as_deref(),
+        Some("f123"),
+        "each row keeps its own answer"
+    );
+}
+
+#[tokio::test]
 async fn retries_come_back_at_their_time_and_dead_letters_stay_dead() {
     let (_dir, s) = fresh().await;
     s.record_fire(&fire("k", "wecom", t0()), t0())
@@ -756,22 +837,15 @@ mod state_machine {
 
     #[derive(Debug, Clone)]
     enum Op {
-        Record {
-            key: usize,
-            offset_s: i64,
-            grace_s: i64,
-        },
+        /// One batch; a key may come twice in it.
+        Record(Vec<(usize, i64, i64)>),
         Claim {
             channel: usize,
             limit: u32,
             lease_s: i64,
         },
-        /// Settle with any lease ever handed out (most will be stale).
-        Settle {
-            pick: usize,
-            outcome: u8,
-            delay_s: i64,
-        },
+        /// One batch, settled with any leases ever handed out (many will be stale).
+        Settle(Vec<(usize, u8, i64)>),
         Advance {
             secs: i64,
         },
@@ -780,9 +854,11 @@ mod state_machine {
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
-            3 => (0..KEYS, -120i64..600, 0i64..300).prop_map(|(key, offset_s, grace_s)| Op::Record { key, offset_s, grace_s }),
+            3 => prop::collection::vec((0..KEYS, -120i64..600, 0i64..300), 1..4).prop_map(Op::Record),
             3 => (0..CHANNELS.len(), 1u32..4, 1i64..120).prop_map(|(channel, limit, lease_s)| Op::Claim { channel, limit, lease_s }),
-            3 => (any::<prop::sample::Index>(), 0u8..4, 0i64..120).prop_map(|(i, outcome, delay_s)| Op::Settle { pick: i.index(usize::MAX), outcome, delay_s }),
+            // Sends weigh double so that runs of sends (settled many to a statement) occur.
+            3 => prop::collection::vec((any::<prop::sample::Index>(), prop_oneof![2 => Just(0u8), 1 => 1u8..4], 0i64..120), 1..5)
+                .prop_map(|v| Op::Settle(v.into_iter().map(|(i, o, d)| (i.index(usize::MAX), o, d)).collect())),
             2 => (0i64..300).prop_map(|secs| Op::Advance { secs }),
             1 => Just(Op::MarkMissed),
         ]
@@ -839,46 +915,53 @@ mod state_machine {
             let mut now = t0();
             for op in ops {
                 match op {
-                    Op::Record {
-                        key,
-                        offset_s,
-                        grace_s,
-                    } => {
-                        let mut f =
-                            fire(&format!("k{key}"), CHANNELS[key % 2], now + secs(offset_s));
-                        f.grace = secs(grace_s);
-                        let got = s.record_fire(&f, now).await.unwrap();
-                        match model.rows.get(&key) {
-                            Some(_) => prop_assert_eq!(got, Recorded::AlreadyRecorded),
-                            None => {
-                                let missed = now - f.scheduled_at > f.grace;
-                                let id = match got {
-                                    Recorded::Pending { id } if !missed => id,
-                                    Recorded::Missed { id } if missed => id,
-                                    other => {
-                                        return Err(TestCaseError::fail(format!(
-                                            "recording {key} gave {other:?}, missed = {missed}"
-                                        )));
-                                    }
-                                };
-                                model.rows.insert(
-                                    key,
-                                    ModelRow {
-                                        id,
-                                        channel: key % 2,
-                                        scheduled: f.scheduled_at,
-                                        grace: f.grace,
-                                        state: if missed {
-                                            State::Missed
-                                        } else {
-                                            State::Pending
-                                        },
-                                        attempts: 0,
-                                        next_at: f.scheduled_at,
-                                        token: 0,
-                                    },
+                    Op::Record(batch) => {
+                        let fires: Vec<NewFire> = batch
+                            .iter()
+                            .map(|&(key, offset_s, grace_s)| {
+                                let mut f = fire(
+                                    &format!("k{key}"),
+                                    CHANNELS[key % 2],
+                                    now + secs(offset_s),
                                 );
+                                f.grace = secs(grace_s);
+                                f
+                            })
+                            .collect();
+                        let got = s.record_fires(&fires, now).await.unwrap();
+                        prop_assert_eq!(got.len(), fires.len());
+                        for ((&(key, _, _), f), got) in batch.iter().zip(&fires).zip(got) {
+                            if model.rows.contains_key(&key) {
+                                prop_assert_eq!(got, Recorded::AlreadyRecorded);
+                                continue;
                             }
+                            let missed = now - f.scheduled_at > f.grace;
+                            let id = match got {
+                                Recorded::Pending { id } if !missed => id,
+                                Recorded::Missed { id } if missed => id,
+                                other => {
+                                    return Err(TestCaseError::fail(format!(
+                                        "recording {key} gave {other:?}, missed = {missed}"
+                                    )));
+                                }
+                            };
+                            model.rows.insert(
+                                key,
+                                ModelRow {
+                                    id,
+                                    channel: key % 2,
+                                    scheduled: f.scheduled_at,
+                                    grace: f.grace,
+                                    state: if missed {
+                                        State::Missed
+                                    } else {
+                                        State::Pending
+                                    },
+                                    attempts: 0,
+                                    next_at: f.scheduled_at,
+                                    token: 0,
+                                },
+                            );
                         }
                     }
                     Op::Claim {
@@ -924,33 +1007,39 @@ mod state_machine {
                         }
                         leases.extend(got.iter().map(|r| r.lease()));
                     }
-                    Op::Settle {
-                        pick,
-                        outcome,
-                        delay_s,
-                    } => {
+                    Op::Settle(batch) => {
                         if leases.is_empty() {
                             continue;
                         }
-                        let lease = leases[pick % leases.len()];
-                        let outcome = match outcome {
-                            0 => Outcome::Sent {
-                                answer: "ok".into(),
-                            },
-                            1 => Outcome::Retry {
-                                at: now + secs(delay_s),
-                                error: "503".into(),
-                            },
-                            2 => Outcome::Dead {
-                                error: "400".into(),
-                            },
-                            _ => Outcome::Release,
-                        };
-                        let applied = s.settle(&[(lease, outcome.clone())], now).await.unwrap()[0];
-                        let row = model.by_id(lease.id).expect("leased rows exist");
-                        let valid = row.state == State::Sending && row.token == lease.token;
-                        prop_assert_eq!(applied, valid, "lease {:?} on {:?}", lease, row);
-                        if valid {
+                        let outcomes: Vec<(Lease, Outcome)> = batch
+                            .iter()
+                            .map(|&(pick, outcome, delay_s)| {
+                                let outcome = match outcome {
+                                    0 => Outcome::Sent {
+                                        answer: "ok".into(),
+                                    },
+                                    1 => Outcome::Retry {
+                                        at: now + secs(delay_s),
+                                        error: "503".into(),
+                                    },
+                                    2 => Outcome::Dead {
+                                        error: "400".into(),
+                                    },
+                                    _ => Outcome::Release,
+                                };
+                                (leases[pick % leases.len()], outcome)
+                            })
+                            .collect();
+                        let applied = s.settle(&outcomes, now).await.unwrap();
+                        prop_assert_eq!(applied.len(), outcomes.len());
+                        // The batch means the same as settling one by one, in order.
+                        for ((lease, outcome), applied) in outcomes.into_iter().zip(applied) {
+                            let row = model.by_id(lease.id).expect("leased rows exist");
+                            let valid = row.state == State::Sending && row.token == lease.token;
+                            prop_assert_eq!(applied, valid, "lease {:?} on {:?}", lease, row);
+                            if !valid {
+                                continue;
+                            }
                             match outcome {
                                 Outcome::Sent { .. } => {
                                     prop_assert!(sent_once.insert(lease.id), "row sent twice");

@@ -13,7 +13,8 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Row, SqliteConnection};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -32,6 +33,13 @@ const MIGRATIONS: &[Migration] = &[Migration {
 
 /// How long a writer waits for another process's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Fires per INSERT statement: 12 values each, far below SQLite's limit on parameters,
+/// and few enough distinct statement shapes to stay in the statement cache.
+const RECORD_CHUNK: usize = 64;
+
+/// Sends settled per UPDATE statement.
+const SETTLE_CHUNK: usize = 64;
 
 macro_rules! row_columns {
     () => {
@@ -186,6 +194,48 @@ fn read_rows(rows: &[SqliteRow], doing: &'static str) -> Result<Vec<OutboxRow>, 
         .map_err(StoreError::db(doing))
 }
 
+/// Settles a run of sends with one statement. Answers as if they had been settled one by
+/// one: a lease given twice settles only the first time.
+async fn settle_sent(
+    conn: &mut SqliteConnection,
+    sends: &[(Lease, Outcome)],
+    now: DateTime<Utc>,
+) -> Result<Vec<bool>, StoreError> {
+    // A lease given twice: only its first send goes into the statement (SQLite would pick
+    // any of the matching values otherwise).
+    let mut seen = HashSet::new();
+    let firsts: Vec<&(Lease, Outcome)> = sends.iter().filter(|(l, _)| seen.insert(*l)).collect();
+    let mut update = QueryBuilder::<Sqlite>::new("WITH settled (id, token, answer) AS (");
+    update.push_values(firsts, |mut row, (lease, outcome)| {
+        let answer = match outcome {
+            Outcome::Sent { answer } => answer.clone(),
+            _ => unreachable!("only sends are settled together"),
+        };
+        row.push_bind(lease.id)
+            .push_bind(lease.token)
+            .push_bind(answer);
+    });
+    update
+        .push(") UPDATE outbox SET state = 'sent', answer = settled.answer, sent_at = ")
+        .push_bind(millis(now))
+        .push(", updated_at = ")
+        .push_bind(millis(now))
+        .push(
+            " FROM settled WHERE outbox.id = settled.id AND outbox.lease_token = settled.token \
+             AND outbox.state = 'sending' RETURNING outbox.id, outbox.lease_token",
+        );
+    let applied: Vec<(i64, i64)> = update
+        .build_query_as()
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(StoreError::db("settling deliveries"))?;
+    let mut applied: HashSet<(i64, i64)> = applied.into_iter().collect();
+    Ok(sends
+        .iter()
+        .map(|(lease, _)| applied.remove(&(lease.id, lease.token)))
+        .collect())
+}
+
 impl Store for SqliteStore {
     async fn record_fires(
         &self,
@@ -201,40 +251,51 @@ impl Store for SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(StoreError::db(doing))?;
-        let mut done = Vec::with_capacity(fires.len());
-        for fire in fires {
-            let missed = fire.is_past_grace(now);
-            let state = if missed {
-                State::Missed
-            } else {
-                State::Pending
-            };
-            let id: Option<i64> = sqlx::query_scalar(
+        // Many rows per statement: each statement costs a round trip to the connection's
+        // thread, far more than SQLite's own work for a row.
+        let mut created: HashMap<String, i64> = HashMap::new();
+        for chunk in fires.chunks(RECORD_CHUNK) {
+            let mut insert = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO outbox (fire_key, community, source, channel, template, body, \
-                 scheduled_at, grace_ms, state, next_attempt_at, recorded_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?7, ?10, ?10) \
-                 ON CONFLICT (fire_key) DO NOTHING RETURNING id",
-            )
-            .bind(&fire.key)
-            .bind(&fire.community)
-            .bind(&fire.source)
-            .bind(&fire.channel)
-            .bind(&fire.template)
-            .bind(&fire.body)
-            .bind(millis(fire.scheduled_at))
-            .bind(fire.grace.num_milliseconds().max(0))
-            .bind(state.as_str())
-            .bind(millis(now))
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(StoreError::db(doing))?;
-            done.push(match id {
-                None => Recorded::AlreadyRecorded,
-                Some(id) if missed => Recorded::Missed { id },
-                Some(id) => Recorded::Pending { id },
+                 scheduled_at, grace_ms, state, next_attempt_at, recorded_at, updated_at) ",
+            );
+            insert.push_values(chunk, |mut row, fire| {
+                let state = if fire.is_past_grace(now) {
+                    State::Missed
+                } else {
+                    State::Pending
+                };
+                row.push_bind(fire.key.clone())
+                    .push_bind(fire.community.clone())
+                    .push_bind(fire.source.clone())
+                    .push_bind(fire.channel.clone())
+                    .push_bind(fire.template.clone())
+                    .push_bind(fire.body.clone())
+                    .push_bind(millis(fire.scheduled_at))
+                    .push_bind(fire.grace.num_milliseconds().max(0))
+                    .push_bind(state.as_str())
+                    .push_bind(millis(fire.scheduled_at))
+                    .push_bind(millis(now))
+                    .push_bind(millis(now));
             });
+            // Rows are inserted in order, so of two equal keys in one batch the first wins.
+            insert.push(" ON CONFLICT (fire_key) DO NOTHING RETURNING fire_key, id");
+            let rows: Vec<(String, i64)> = insert
+                .build_query_as()
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(StoreError::db(doing))?;
+            created.extend(rows);
         }
         tx.commit().await.map_err(StoreError::db(doing))?;
+        let done = fires
+            .iter()
+            .map(|fire| match created.remove(&fire.key) {
+                None => Recorded::AlreadyRecorded,
+                Some(id) if fire.is_past_grace(now) => Recorded::Missed { id },
+                Some(id) => Recorded::Pending { id },
+            })
+            .collect();
         Ok(done)
     }
 
@@ -288,7 +349,21 @@ impl Store for SqliteStore {
             .map_err(StoreError::db(doing))?;
         let mut done = Vec::with_capacity(outcomes.len());
         // Every update applies only while the row is still sending under this lease.
-        for (lease, outcome) in outcomes {
+        let mut i = 0;
+        while i < outcomes.len() {
+            // Runs of sends, the common case, go many to a statement.
+            let run = outcomes[i..]
+                .iter()
+                .take_while(|(_, o)| matches!(o, Outcome::Sent { .. }))
+                .take(SETTLE_CHUNK)
+                .count();
+            if run > 1 {
+                done.extend(settle_sent(&mut tx, &outcomes[i..i + run], now).await?);
+                i += run;
+                continue;
+            }
+            let (lease, outcome) = &outcomes[i];
+            i += 1;
             let query = match outcome {
                 Outcome::Sent { answer } => sqlx::query(
                     "UPDATE outbox SET state = 'sent', answer = ?4, sent_at = ?3, updated_at = ?3 \
