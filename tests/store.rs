@@ -612,6 +612,16 @@ async fn opening_creates_the_file_and_refuses_what_is_not_a_store() {
     assert!(path.exists(), "created on first use");
     assert_eq!(s.counts_by_state().await.unwrap(), Counts::default());
     s.close().await;
+    {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&url(&path)).await.unwrap();
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal", "the file stays in WAL mode");
+        conn.close().await.unwrap();
+    }
 
     let junk = dir.path().join("notes.txt");
     std::fs::write(
@@ -622,6 +632,33 @@ async fn opening_creates_the_file_and_refuses_what_is_not_a_store() {
     let err = store::open(&url(&junk)).await.expect_err("refused");
     assert!(matches!(err, StoreError::Database { .. }), "{err:?}");
     assert!(err.to_string().starts_with("store failed while"), "{err}");
+}
+
+/// Processes starting together on a new file: one creates the schema, none fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stores_opened_together_on_a_new_file_all_work() {
+    for round in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db(&dir);
+        let opens: Vec<_> = (0..6)
+            .map(|i| {
+                let url = url(&path);
+                tokio::spawn(async move {
+                    let s = store::open(&url).await.expect("opens");
+                    s.record_fire(&fire(&format!("k{i}"), "wecom", t0()), t0())
+                        .await
+                        .unwrap();
+                    s
+                })
+            })
+            .collect();
+        let mut stores = Vec::new();
+        for o in opens {
+            stores.push(o.await.unwrap());
+        }
+        let counts = stores[0].counts_by_state().await.unwrap();
+        assert_eq!(counts.pending, 6, "round {round}");
+    }
 }
 
 #[tokio::test]

@@ -66,26 +66,17 @@ impl SqliteStore {
     pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let options = SqliteConnectOptions::new()
             .filename(path)
-            .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(BUSY_TIMEOUT);
-        // The one writer stays open for the life of the store: closing the last
-        // connection would checkpoint and delete the WAL under the readers' feet.
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .acquire_timeout(Duration::from_secs(120))
-            .connect_with(options.clone().create_if_missing(true))
-            .await
-            .map_err(StoreError::db("opening the store file"))?;
+        let writer = connect_writer(options.clone()).await?;
         let mut conn = writer
             .acquire()
             .await
             .map_err(StoreError::db("opening the store file"))?;
         migrate(&mut conn, path).await?;
         drop(conn);
+        // The file is in WAL mode from here on (the mode is stored in it), so readers
+        // need not set it.
         let reader = SqlitePoolOptions::new()
             .max_connections(2)
             .acquire_timeout(Duration::from_secs(120))
@@ -109,6 +100,48 @@ impl SqliteStore {
             .await
             .map_err(StoreError::db("reading the schema version"))
     }
+}
+
+/// Opens the one writer connection, creating the file if needed and switching it to WAL.
+///
+/// Switching to WAL takes an exclusive lock that SQLite's busy timeout does not wait for,
+/// so when several processes open a new file at once, the losers retry for a while.
+async fn connect_writer(options: SqliteConnectOptions) -> Result<SqlitePool, StoreError> {
+    let options = options
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal);
+    let mut pause = Duration::from_millis(5);
+    let mut waited = Duration::ZERO;
+    loop {
+        // The writer stays open for the life of the store: writes never pay for a
+        // reconnect and its prepared statements stay cached.
+        let attempt = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .acquire_timeout(Duration::from_secs(120))
+            .connect_with(options.clone())
+            .await;
+        match attempt {
+            Ok(pool) => return Ok(pool),
+            Err(e) if is_busy(&e) && waited < BUSY_TIMEOUT => {
+                tokio::time::sleep(pause).await;
+                waited += pause;
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+            Err(e) => return Err(StoreError::db("opening the store file")(e)),
+        }
+    }
+}
+
+/// SQLITE_BUSY or SQLITE_LOCKED, with any extended code.
+fn is_busy(error: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(e) = error else {
+        return false;
+    };
+    let code = e.code().and_then(|c| c.parse::<i32>().ok()).unwrap_or(0);
+    matches!(code & 0xff, 5 | 6)
 }
 
 /// Creates the version table if needed, refuses a newer schema, applies missing steps:
