@@ -8,5 +8,6 @@ pub mod cli;
 pub mod playbook;
 pub mod schedule;
 pub mod source;
+pub mod store;
 pub mod template;
 pub mod validate;

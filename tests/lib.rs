@@ -9,4 +9,5 @@ mod init;
 mod plan;
 mod render;
 mod schema;
+mod store;
 mod validate;

@@ -1,0 +1,554 @@
+//! The SQLite store: one file, WAL, one writer.
+//!
+//! Writes go through a pool of exactly one connection, and every multi-statement write
+//! starts with `BEGIN IMMEDIATE`, so the write lock is taken up front and two writers
+//! (another process on the same file) wait on the busy timeout instead of failing halfway.
+//! Reads use their own small pool: in WAL mode they never block the writer nor wait on it.
+//! `synchronous = FULL`: a commit reaches the disk before it returns, so a fire recorded
+//! or settled survives a power cut, not only a crash of the process.
+
+use super::{Counts, Lease, NewFire, OutboxRow, Outcome, Recorded, State, Store, StoreError};
+use chrono::{DateTime, TimeDelta, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// One schema step, embedded in the binary.
+struct Migration {
+    version: i64,
+    sql: &'static str,
+}
+
+/// Every schema step this binary knows, in order. Append only: a released step never
+/// changes.
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sql: include_str!("../../migrations/sqlite/0001_outbox.sql"),
+}];
+
+/// How long a writer waits for another process's write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Fires per INSERT statement: 12 values each, far below SQLite's limit on parameters,
+/// and few enough distinct statement shapes to stay in the statement cache.
+const RECORD_CHUNK: usize = 64;
+
+/// Sends settled per UPDATE statement.
+const SETTLE_CHUNK: usize = 64;
+
+macro_rules! row_columns {
+    () => {
+        "id, fire_key, community, source, channel, template, body, scheduled_at, grace_ms, \
+         state, attempts, next_attempt_at, lease_token, last_error, answer, recorded_at, \
+         updated_at, sent_at"
+    };
+}
+
+/// The SQLite implementation of [`Store`].
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// The newest schema version this binary understands.
+    pub const SCHEMA_VERSION: i64 = 1;
+
+    /// Opens the store at `path`, creating the file if it does not exist, and brings its
+    /// schema up to date. Refuses a store written by a newer drumbeat.
+    pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(BUSY_TIMEOUT);
+        let writer = connect_writer(options.clone()).await?;
+        let mut conn = writer
+            .acquire()
+            .await
+            .map_err(StoreError::db("opening the store file"))?;
+        migrate(&mut conn, path).await?;
+        drop(conn);
+        // The file is in WAL mode from here on (the mode is stored in it), so readers
+        // need not set it.
+        let reader = SqlitePoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(Duration::from_secs(120))
+            .connect_lazy_with(options);
+        Ok(SqliteStore {
+            path: path.to_path_buf(),
+            writer,
+            reader,
+        })
+    }
+
+    /// The file this store lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version recorded in the file.
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(StoreError::db("reading the schema version"))
+    }
+}
+
+/// Opens the one writer connection, creating the file if needed and switching it to WAL.
+///
+/// Switching to WAL takes an exclusive lock that SQLite's busy timeout does not wait for,
+/// so when several processes open a new file at once, the losers retry for a while.
+async fn connect_writer(options: SqliteConnectOptions) -> Result<SqlitePool, StoreError> {
+    let options = options
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal);
+    let mut pause = Duration::from_millis(5);
+    let mut waited = Duration::ZERO;
+    loop {
+        // The writer stays open for the life of the store: writes never pay for a
+        // reconnect and its prepared statements stay cached.
+        let attempt = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .acquire_timeout(Duration::from_secs(120))
+            .connect_with(options.clone())
+            .await;
+        match attempt {
+            Ok(pool) => return Ok(pool),
+            Err(e) if is_busy(&e) && waited < BUSY_TIMEOUT => {
+                tokio::time::sleep(pause).await;
+                waited += pause;
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+            Err(e) => return Err(StoreError::db("opening the store file")(e)),
+        }
+    }
+}
+
+/// SQLITE_BUSY or SQLITE_LOCKED, with any extended code.
+fn is_busy(error: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(e) = error else {
+        return false;
+    };
+    let code = e.code().and_then(|c| c.parse::<i32>().ok()).unwrap_or(0);
+    matches!(code & 0xff, 5 | 6)
+}
+
+/// Creates the version table if needed, refuses a newer schema, applies missing steps:
+/// all in one immediate transaction, so two processes starting together cannot both
+/// migrate.
+async fn migrate(conn: &mut SqliteConnection, path: &Path) -> Result<(), StoreError> {
+    use sqlx::Connection;
+    let doing = "bringing the store's schema up to date";
+    let mut tx = conn
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(StoreError::db(doing))?;
+    sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY) STRICT")
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db(doing))?;
+    let found: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(StoreError::db(doing))?;
+    if found > SqliteStore::SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            location: format!("sqlite://{}", path.display()),
+            found,
+            known: SqliteStore::SCHEMA_VERSION,
+        });
+    }
+    for step in MIGRATIONS.iter().filter(|m| m.version > found) {
+        sqlx::raw_sql(step.sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db(doing))?;
+        sqlx::query("INSERT INTO schema_version (version) VALUES (?1)")
+            .bind(step.version)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db(doing))?;
+    }
+    tx.commit().await.map_err(StoreError::db(doing))
+}
+
+fn millis(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+fn instant(ms: i64) -> Result<DateTime<Utc>, sqlx::Error> {
+    DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| sqlx::Error::Decode(format!("instant out of range: {ms} ms").into()))
+}
+
+fn read_row(row: &SqliteRow) -> Result<OutboxRow, sqlx::Error> {
+    let state: String = row.try_get("state")?;
+    let state = State::parse(&state)
+        .ok_or_else(|| sqlx::Error::Decode(format!("unknown outbox state `{state}`").into()))?;
+    let sent_at: Option<i64> = row.try_get("sent_at")?;
+    let attempts: i64 = row.try_get("attempts")?;
+    Ok(OutboxRow {
+        id: row.try_get("id")?,
+        key: row.try_get("fire_key")?,
+        community: row.try_get("community")?,
+        source: row.try_get("source")?,
+        channel: row.try_get("channel")?,
+        template: row.try_get("template")?,
+        body: row.try_get("body")?,
+        scheduled_at: instant(row.try_get("scheduled_at")?)?,
+        grace: TimeDelta::milliseconds(row.try_get("grace_ms")?),
+        state,
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        next_attempt_at: instant(row.try_get("next_attempt_at")?)?,
+        lease_token: row.try_get("lease_token")?,
+        last_error: row.try_get("last_error")?,
+        answer: row.try_get("answer")?,
+        recorded_at: instant(row.try_get("recorded_at")?)?,
+        updated_at: instant(row.try_get("updated_at")?)?,
+        sent_at: sent_at.map(instant).transpose()?,
+    })
+}
+
+fn read_rows(rows: &[SqliteRow], doing: &'static str) -> Result<Vec<OutboxRow>, StoreError> {
+    rows.iter()
+        .map(read_row)
+        .collect::<Result<_, _>>()
+        .map_err(StoreError::db(doing))
+}
+
+/// Settles a run of sends with one statement. Answers as if they had been settled one by
+/// one: a lease given twice settles only the first time.
+async fn settle_sent(
+    conn: &mut SqliteConnection,
+    sends: &[(Lease, Outcome)],
+    now: DateTime<Utc>,
+) -> Result<Vec<bool>, StoreError> {
+    // A lease given twice: only its first send goes into the statement (SQLite would pick
+    // any of the matching values otherwise).
+    let mut seen = HashSet::new();
+    let firsts: Vec<&(Lease, Outcome)> = sends.iter().filter(|(l, _)| seen.insert(*l)).collect();
+    let mut update = QueryBuilder::<Sqlite>::new("WITH settled (id, token, answer) AS (");
+    update.push_values(firsts, |mut row, (lease, outcome)| {
+        let answer = match outcome {
+            Outcome::Sent { answer } => answer.clone(),
+            _ => unreachable!("only sends are settled together"),
+        };
+        row.push_bind(lease.id)
+            .push_bind(lease.token)
+            .push_bind(answer);
+    });
+    update
+        .push(") UPDATE outbox SET state = 'sent', answer = settled.answer, sent_at = ")
+        .push_bind(millis(now))
+        .push(", updated_at = ")
+        .push_bind(millis(now))
+        .push(
+            " FROM settled WHERE outbox.id = settled.id AND outbox.lease_token = settled.token \
+             AND outbox.state = 'sending' RETURNING outbox.id, outbox.lease_token",
+        );
+    let applied: Vec<(i64, i64)> = update
+        .build_query_as()
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(StoreError::db("settling deliveries"))?;
+    let mut applied: HashSet<(i64, i64)> = applied.into_iter().collect();
+    Ok(sends
+        .iter()
+        .map(|(lease, _)| applied.remove(&(lease.id, lease.token)))
+        .collect())
+}
+
+impl Store for SqliteStore {
+    async fn record_fires(
+        &self,
+        fires: &[NewFire],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Recorded>, StoreError> {
+        let doing = "recording fires";
+        if fires.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::db(doing))?;
+        // Many rows per statement: each statement costs a round trip to the connection's
+        // thread, far more than SQLite's own work for a row.
+        let mut created: HashMap<String, i64> = HashMap::new();
+        for chunk in fires.chunks(RECORD_CHUNK) {
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO outbox (fire_key, community, source, channel, template, body, \
+                 scheduled_at, grace_ms, state, next_attempt_at, recorded_at, updated_at) ",
+            );
+            insert.push_values(chunk, |mut row, fire| {
+                let state = if fire.is_past_grace(now) {
+                    State::Missed
+                } else {
+                    State::Pending
+                };
+                row.push_bind(fire.key.clone())
+                    .push_bind(fire.community.clone())
+                    .push_bind(fire.source.clone())
+                    .push_bind(fire.channel.clone())
+                    .push_bind(fire.template.clone())
+                    .push_bind(fire.body.clone())
+                    .push_bind(millis(fire.scheduled_at))
+                    .push_bind(fire.grace.num_milliseconds().max(0))
+                    .push_bind(state.as_str())
+                    .push_bind(millis(fire.scheduled_at))
+                    .push_bind(millis(now))
+                    .push_bind(millis(now));
+            });
+            // Rows are inserted in order, so of two equal keys in one batch the first wins.
+            insert.push(" ON CONFLICT (fire_key) DO NOTHING RETURNING fire_key, id");
+            let rows: Vec<(String, i64)> = insert
+                .build_query_as()
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(StoreError::db(doing))?;
+            created.extend(rows);
+        }
+        tx.commit().await.map_err(StoreError::db(doing))?;
+        let done = fires
+            .iter()
+            .map(|fire| match created.remove(&fire.key) {
+                None => Recorded::AlreadyRecorded,
+                Some(id) if fire.is_past_grace(now) => Recorded::Missed { id },
+                Some(id) => Recorded::Pending { id },
+            })
+            .collect();
+        Ok(done)
+    }
+
+    async fn claim_due(
+        &self,
+        channel: &str,
+        now: DateTime<Utc>,
+        limit: u32,
+        lease: TimeDelta,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let doing = "claiming due fires";
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        // One statement, so atomic without an explicit transaction.
+        let rows = sqlx::query(concat!(
+            "UPDATE outbox SET state = 'sending', attempts = attempts + 1, \
+             lease_token = lease_token + 1, next_attempt_at = ?3, updated_at = ?2 \
+             WHERE id IN (SELECT id FROM outbox \
+                 WHERE channel = ?1 AND state IN ('pending', 'retrying', 'sending') \
+                   AND next_attempt_at <= ?2 \
+                 ORDER BY next_attempt_at, id LIMIT ?4) \
+             RETURNING ",
+            row_columns!()
+        ))
+        .bind(channel)
+        .bind(millis(now))
+        .bind(millis(now + lease))
+        .bind(i64::from(limit))
+        .fetch_all(&self.writer)
+        .await
+        .map_err(StoreError::db(doing))?;
+        let mut rows = read_rows(&rows, doing)?;
+        rows.sort_by_key(|r| (r.scheduled_at, r.id));
+        Ok(rows)
+    }
+
+    async fn settle(
+        &self,
+        outcomes: &[(Lease, Outcome)],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<bool>, StoreError> {
+        let doing = "settling deliveries";
+        if outcomes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::db(doing))?;
+        let mut done = Vec::with_capacity(outcomes.len());
+        // Every update applies only while the row is still sending under this lease.
+        let mut i = 0;
+        while i < outcomes.len() {
+            // Runs of sends, the common case, go many to a statement.
+            let run = outcomes[i..]
+                .iter()
+                .take_while(|(_, o)| matches!(o, Outcome::Sent { .. }))
+                .take(SETTLE_CHUNK)
+                .count();
+            if run > 1 {
+                done.extend(settle_sent(&mut tx, &outcomes[i..i + run], now).await?);
+                i += run;
+                continue;
+            }
+            let (lease, outcome) = &outcomes[i];
+            i += 1;
+            let query = match outcome {
+                Outcome::Sent { answer } => sqlx::query(
+                    "UPDATE outbox SET state = 'sent', answer = ?4, sent_at = ?3, updated_at = ?3 \
+                     WHERE id = ?1 AND lease_token = ?2 AND state = 'sending'",
+                )
+                .bind(lease.id)
+                .bind(lease.token)
+                .bind(millis(now))
+                .bind(answer),
+                Outcome::Retry { at, error } => sqlx::query(
+                    "UPDATE outbox SET state = 'retrying', next_attempt_at = ?4, \
+                     last_error = ?5, updated_at = ?3 \
+                     WHERE id = ?1 AND lease_token = ?2 AND state = 'sending'",
+                )
+                .bind(lease.id)
+                .bind(lease.token)
+                .bind(millis(now))
+                .bind(millis(*at))
+                .bind(error),
+                Outcome::Dead { error } => sqlx::query(
+                    "UPDATE outbox SET state = 'dead_lettered', last_error = ?4, updated_at = ?3 \
+                     WHERE id = ?1 AND lease_token = ?2 AND state = 'sending'",
+                )
+                .bind(lease.id)
+                .bind(lease.token)
+                .bind(millis(now))
+                .bind(error),
+                // Untried: the attempt is taken back; a row never tried is pending again
+                // at its scheduled instant (so grace still applies to it).
+                Outcome::Release => sqlx::query(
+                    "UPDATE outbox SET attempts = attempts - 1, \
+                     state = CASE WHEN attempts <= 1 THEN 'pending' ELSE 'retrying' END, \
+                     next_attempt_at = CASE WHEN attempts <= 1 THEN scheduled_at ELSE ?3 END, \
+                     updated_at = ?3 \
+                     WHERE id = ?1 AND lease_token = ?2 AND state = 'sending'",
+                )
+                .bind(lease.id)
+                .bind(lease.token)
+                .bind(millis(now)),
+            };
+            let result = query
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(doing))?;
+            done.push(result.rows_affected() == 1);
+        }
+        tx.commit().await.map_err(StoreError::db(doing))?;
+        Ok(done)
+    }
+
+    async fn mark_missed(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let result = sqlx::query(
+            "UPDATE outbox SET state = 'missed', updated_at = ?1 \
+             WHERE state = 'pending' AND ?1 - scheduled_at > grace_ms",
+        )
+        .bind(millis(now))
+        .execute(&self.writer)
+        .await
+        .map_err(StoreError::db("marking missed fires"))?;
+        Ok(result.rows_affected())
+    }
+
+    async fn counts_by_state(&self) -> Result<Counts, StoreError> {
+        let doing = "counting rows";
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT state, COUNT(*) FROM outbox GROUP BY state")
+                .fetch_all(&self.reader)
+                .await
+                .map_err(StoreError::db(doing))?;
+        let mut counts = Counts::default();
+        for (state, n) in rows {
+            let state = State::parse(&state).ok_or_else(|| StoreError::Database {
+                doing,
+                source: sqlx::Error::Decode(format!("unknown outbox state `{state}`").into()),
+            })?;
+            *counts.slot(state) = u64::try_from(n).unwrap_or(0);
+        }
+        Ok(counts)
+    }
+
+    async fn next_rows(&self, limit: u32) -> Result<Vec<OutboxRow>, StoreError> {
+        let doing = "listing the next fires";
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            row_columns!(),
+            " FROM outbox WHERE state IN ('pending', 'retrying', 'sending') \
+             ORDER BY next_attempt_at, id LIMIT ?1"
+        ))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(StoreError::db(doing))?;
+        read_rows(&rows, doing)
+    }
+
+    async fn rows_in_state(&self, state: State, limit: u32) -> Result<Vec<OutboxRow>, StoreError> {
+        let doing = "listing rows";
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            row_columns!(),
+            " FROM outbox WHERE state = ?1 ORDER BY updated_at DESC, id DESC LIMIT ?2"
+        ))
+        .bind(state.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(StoreError::db(doing))?;
+        read_rows(&rows, doing)
+    }
+
+    async fn find(&self, key: &str) -> Result<Option<OutboxRow>, StoreError> {
+        let doing = "looking up a fire";
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            row_columns!(),
+            " FROM outbox WHERE fire_key = ?1"
+        ))
+        .bind(key)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(StoreError::db(doing))?;
+        row.as_ref()
+            .map(read_row)
+            .transpose()
+            .map_err(StoreError::db(doing))
+    }
+
+    async fn last_run(&self, community: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let doing = "reading the last run";
+        let at: Option<i64> = sqlx::query_scalar("SELECT at FROM last_runs WHERE community = ?1")
+            .bind(community)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(StoreError::db(doing))?;
+        at.map(instant).transpose().map_err(StoreError::db(doing))
+    }
+
+    async fn set_last_run(&self, community: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO last_runs (community, at) VALUES (?1, ?2) \
+             ON CONFLICT (community) DO UPDATE SET at = MAX(at, excluded.at)",
+        )
+        .bind(community)
+        .bind(millis(at))
+        .execute(&self.writer)
+        .await
+        .map_err(StoreError::db("noting the last run"))?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+}
