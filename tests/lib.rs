@@ -9,5 +9,6 @@ mod init;
 mod plan;
 mod render;
 mod schema;
+mod send;
 mod store;
 mod validate;

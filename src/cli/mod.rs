@@ -6,6 +6,7 @@ mod init;
 mod plan;
 mod render;
 mod schema;
+mod send;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -24,6 +25,7 @@ pub enum Command {
     Validate(validate::Args),
     Render(render::Args),
     Plan(plan::Args),
+    Send(send::Args),
     Schema(schema::Args),
     Explain(explain::Args),
 }
@@ -35,6 +37,7 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Render(args) => render::run(args),
         Command::Plan(args) => plan::run(args),
+        Command::Send(args) => send::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Explain(args) => explain::run(args),
     }

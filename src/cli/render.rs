@@ -1,9 +1,11 @@
 //! `drumbeat render PLAYBOOK TEMPLATE [--at TIME] [--member FILE]`
 
 use crate::cli::common::{load_one, now, parse_time, usage};
+use crate::playbook::Playbook;
 use crate::template::{Context, Engine, Place, places_of, sample, slot_values};
 use crate::validate::suggest;
-use std::path::PathBuf;
+use chrono::{DateTime, Utc};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Print one message exactly as it would be sent
@@ -41,20 +43,6 @@ pub fn run(args: Args) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let engine = match Engine::new(&p) {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    if !engine.has_template(&args.template) {
-        let mut msg = format!("the playbook has no template `{}`", args.template);
-        if let Some(s) = suggest(&args.template, p.templates.keys().map(|k| k.as_str())) {
-            msg.push_str(&format!("; did you mean `{s}`?"));
-        }
-        return usage(&msg);
-    }
     let at = match &args.at {
         Some(t) => match parse_time(t, p.community.timezone) {
             Ok(t) => t,
@@ -62,33 +50,71 @@ pub fn run(args: Args) -> ExitCode {
         },
         None => now(),
     };
-    let places: Vec<Place> = places_of(&p)
+    match message(
+        &p,
+        &args.template,
+        at,
+        args.slot.as_deref(),
+        args.member.as_deref(),
+    ) {
+        Ok(text) => {
+            crate::cli::common::emit(&format!("{text}\n"));
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+/// Renders template `template` of a valid playbook at `at` for the place that sends it
+/// (or the slot/lottery `slot`), with `--member` values or samples (named on stderr).
+/// Errors are printed; the exit code is returned.
+pub(crate) fn message(
+    p: &Playbook,
+    template: &str,
+    at: DateTime<Utc>,
+    slot: Option<&str>,
+    member: Option<&Path>,
+) -> Result<String, ExitCode> {
+    let engine = match Engine::new(p) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Err(ExitCode::from(1));
+        }
+    };
+    if !engine.has_template(template) {
+        let mut msg = format!("the playbook has no template `{template}`");
+        if let Some(s) = suggest(template, p.templates.keys().map(|k| k.as_str())) {
+            msg.push_str(&format!("; did you mean `{s}`?"));
+        }
+        return Err(usage(&msg));
+    }
+    let places: Vec<Place> = places_of(p)
         .into_iter()
-        .filter(|(t, _)| *t == args.template)
+        .filter(|(t, _)| *t == template)
         .map(|(_, place)| place)
         .collect();
-    let place = match &args.slot {
-        Some(id) => match places.iter().find(|pl| place_id(pl) == Some(id.as_str())) {
+    let place = match slot {
+        Some(id) => match places.iter().find(|pl| place_id(pl) == Some(id)) {
             Some(pl) => Some(pl.clone()),
             None => {
-                return usage(&format!(
-                    "no slot or lottery `{id}` sends template `{}`",
-                    args.template
-                ));
+                return Err(usage(&format!(
+                    "no slot or lottery `{id}` sends template `{template}`"
+                )));
             }
         },
         None => places.first().cloned(),
     };
     let mut ctx = engine.context(at);
-    if let Some(file) = &args.member
+    if let Some(file) = member
         && let Err(e) = read_member(file, &mut ctx)
     {
-        return usage(&format!("--member {}: {e}", file.display()));
+        return Err(usage(&format!("--member {}: {e}", file.display())));
     }
     match &place {
         Some(place) => {
-            slot_values(&p, place, at, &mut ctx);
-            let filled = sample::fill(&p, place, &mut ctx);
+            slot_values(p, place, at, &mut ctx);
+            let filled = sample::fill(p, place, &mut ctx);
             if !filled.is_empty() {
                 eprintln!(
                     "note: rendered as {} with sample values for {}",
@@ -98,20 +124,13 @@ pub fn run(args: Args) -> ExitCode {
             }
         }
         None => eprintln!(
-            "note: nothing sends template `{}`; rendered with community, rules and now only",
-            args.template
+            "note: nothing sends template `{template}`; rendered with community, rules and now only"
         ),
     }
-    match engine.render(&args.template, &ctx) {
-        Ok(text) => {
-            crate::cli::common::emit(&format!("{text}\n"));
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        }
-    }
+    engine.render(template, &ctx).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(1)
+    })
 }
 
 fn place_id(place: &Place) -> Option<&str> {

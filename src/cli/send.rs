@@ -1,0 +1,123 @@
+//! `drumbeat send PLAYBOOK --channel NAME [--template T]`
+
+use crate::channel::{self, Options, Outgoing, SendOutcome};
+use crate::cli::common::{load_one, now, parse_time, usage};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Send one message now through a real channel and print the platform's answer.
+///
+/// Use it to check a webhook address, secret or token in seconds before going live. The
+/// channel's `${NAME}` fields are read from the environment; a missing one is named. With
+/// --template the message is that template rendered as `render` would (sample values where
+/// no member is given); without it, a short test message naming the community and channel.
+///
+/// Exit status: 0 when the platform accepted the message, 1 when it did not (the answer and
+/// whether a retry could help are printed), 2 for unusable input or a channel that cannot be
+/// built (a missing environment variable, a bad address).
+///
+/// Example: WECOM_WEBHOOK=https://... drumbeat send playbooks/fitness-camp.yaml --channel group
+#[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// The playbook file.
+    pub playbook: PathBuf,
+    /// The channel to send through, as named under `channels:`.
+    #[arg(long)]
+    pub channel: String,
+    /// The template to send (default: a short test message).
+    #[arg(long)]
+    pub template: Option<String>,
+    /// The time the message is rendered for (default: now).
+    #[arg(long)]
+    pub at: Option<String>,
+    /// A JSON file with the member, as for `render`.
+    #[arg(long)]
+    pub member: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let p = match load_one(&args.playbook, "sent") {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let at = match &args.at {
+        Some(t) => match parse_time(t, p.community.timezone) {
+            Ok(t) => t,
+            Err(e) => return usage(&format!("--at: {e}")),
+        },
+        None => now(),
+    };
+    let text = match &args.template {
+        Some(t) => match super::render::message(&p, t, at, None, args.member.as_deref()) {
+            Ok(text) => text,
+            Err(code) => return code,
+        },
+        None => format!(
+            "【drumbeat】测试消息:「{}」的通道 {} 已连通。",
+            p.community.name, args.channel
+        ),
+    };
+    let options = match Options::new() {
+        Ok(o) => o,
+        Err(e) => return usage(&format!("cannot start the HTTP client: {e}")),
+    };
+    let env = |name: &str| std::env::var(name).ok();
+    let ch = match channel::build(&p, &args.channel, &env, &options) {
+        Ok(c) => c,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("error: {e}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let community = p.community.id.value.as_str();
+    let msg = Outgoing {
+        text,
+        key: format!("{community}/send/{}/{}", args.channel, at.timestamp()),
+        source: "send".into(),
+        at,
+        community_id: community.to_string(),
+        community_name: p.community.name.clone(),
+        parts_sent: 0,
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return usage(&format!("cannot start: {e}")),
+    };
+    let outcome = runtime.block_on(ch.send(&msg));
+    let answer = outcome
+        .answer()
+        .map(|a| a.to_string())
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(|| "no answer".to_string());
+    match outcome {
+        SendOutcome::Sent { parts, .. } => {
+            let parts = if parts > 1 {
+                format!(" in {parts} parts")
+            } else {
+                String::new()
+            };
+            crate::cli::common::emit(&format!(
+                "sent through `{}`{parts} ({answer})\n",
+                args.channel
+            ));
+            ExitCode::SUCCESS
+        }
+        SendOutcome::Retry { reason, after, .. } => {
+            let after = after.map_or(String::new(), |d| {
+                format!(" (the platform asks to wait {} s)", d.as_secs())
+            });
+            eprintln!("not sent, a later retry could succeed{after}: {reason}\nanswer: {answer}");
+            ExitCode::from(1)
+        }
+        SendOutcome::Permanent { reason, .. } => {
+            eprintln!("not sent, refused: {reason}\nanswer: {answer}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! Specs for `send`: one message now through a real channel.
+
+use std::path::Path;
+use std::process::Command;
+
+const PLAYBOOK: &str = r#"version: 1
+community: { id: snd, name: 晨读会, kind: service, timezone: Asia/Shanghai }
+channels:
+  out: { type: file, path: "${OUT_FILE}" }
+  closed: { type: slack, webhook: "http://127.0.0.1:9/hook" }
+default_channel: out
+content:
+  slots:
+    - { id: morning, at: "07:00", template: morning }
+templates:
+  morning: "早上好,{{ community.name }}!"
+"#;
+
+/// Runs `drumbeat send` on the playbook above with only `env` in the environment.
+fn send(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let playbook = dir.join("p.yaml");
+    std::fs::write(&playbook, PLAYBOOK).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_drumbeat"))
+        .arg("send")
+        .arg(&playbook)
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .expect("drumbeat runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn a_template_is_rendered_and_delivered_through_the_channel() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("out.jsonl");
+    let (code, stdout, stderr) = send(
+        tmp.path(),
+        &[
+            "--channel",
+            "out",
+            "--template",
+            "morning",
+            "--at",
+            "2027-01-04T07:00",
+        ],
+        &[("OUT_FILE", file.to_str().unwrap())],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "sent through `out` (no answer)\n");
+    let line: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&file).unwrap().trim()).unwrap();
+    assert_eq!(line["message"], "早上好,晨读会!");
+    assert_eq!(line["at"], "2027-01-03T23:00:00Z");
+    assert_eq!(line["key"], "snd/send/out/1799017200");
+}
+
+#[test]
+fn a_missing_environment_variable_is_named_and_nothing_is_sent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = send(tmp.path(), &["--channel", "out"], &[]);
+    assert_eq!(code, 2);
+    assert_eq!(stdout, "");
+    assert_eq!(
+        stderr,
+        "error: channel `out`: environment variable `OUT_FILE` is not set (it is read for `path`)\n"
+    );
+}
+
+#[test]
+fn an_unreachable_platform_is_reported_as_worth_a_retry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = send(tmp.path(), &["--channel", "closed"], &[]);
+    assert_eq!(code, 1);
+    assert_eq!(stdout, "");
+    assert!(
+        stderr.starts_with("not sent, a later retry could succeed"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("refused"), "{stderr}");
+}
