@@ -73,3 +73,12 @@ pub fn emit(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
 }
+
+/// The instant given by option `flag` (see [`parse_time`]), or now when it is absent. A bad
+/// value is a usage error (exit 2).
+pub fn time_option(flag: &str, value: Option<&str>, tz: Tz) -> Result<DateTime<Utc>, ExitCode> {
+    match value {
+        Some(t) => parse_time(t, tz).map_err(|e| usage(&format!("{flag}: {e}"))),
+        None => Ok(now()),
+    }
+}

@@ -1,6 +1,6 @@
 //! `drumbeat plan PLAYBOOK [--from T] [--days N | --until T] [--format table|json|ics]`
 
-use crate::cli::common::{emit, load_one, now, parse_time, usage};
+use crate::cli::common::{emit, load_one, parse_time, time_option, usage};
 use crate::schedule::time::resolve_local;
 use crate::schedule::{event_driven, format, plan};
 use chrono::Days;
@@ -74,12 +74,9 @@ pub fn run(args: Args) -> ExitCode {
     };
     let playbook = &playbook;
     let tz = playbook.community.timezone;
-    let from = match &args.from {
-        Some(t) => match parse_time(t, tz) {
-            Ok(t) => t,
-            Err(e) => return usage(&format!("--from: {e}")),
-        },
-        None => now(),
+    let from = match time_option("--from", args.from.as_deref(), tz) {
+        Ok(t) => t,
+        Err(code) => return code,
     };
     let until = match &args.until {
         Some(t) => match parse_time(t, tz) {

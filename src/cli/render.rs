@@ -1,6 +1,6 @@
 //! `drumbeat render PLAYBOOK TEMPLATE [--at TIME] [--member FILE]`
 
-use crate::cli::common::{load_one, now, parse_time, usage};
+use crate::cli::common::{load_one, time_option, usage};
 use crate::playbook::Playbook;
 use crate::template::{Context, Engine, Place, places_of, sample, slot_values};
 use crate::validate::suggest;
@@ -43,12 +43,9 @@ pub fn run(args: Args) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let at = match &args.at {
-        Some(t) => match parse_time(t, p.community.timezone) {
-            Ok(t) => t,
-            Err(e) => return usage(&format!("--at: {e}")),
-        },
-        None => now(),
+    let at = match time_option("--at", args.at.as_deref(), p.community.timezone) {
+        Ok(t) => t,
+        Err(code) => return code,
     };
     match message(
         &p,

@@ -1,7 +1,7 @@
 //! `drumbeat send PLAYBOOK --channel NAME [--template T]`
 
 use crate::channel::{self, Options, Outgoing, SendOutcome};
-use crate::cli::common::{load_one, now, parse_time, usage};
+use crate::cli::common::{load_one, time_option, usage};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -41,12 +41,9 @@ pub fn run(args: Args) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let at = match &args.at {
-        Some(t) => match parse_time(t, p.community.timezone) {
-            Ok(t) => t,
-            Err(e) => return usage(&format!("--at: {e}")),
-        },
-        None => now(),
+    let at = match time_option("--at", args.at.as_deref(), p.community.timezone) {
+        Ok(t) => t,
+        Err(code) => return code,
     };
     let text = match &args.template {
         Some(t) => match super::render::message(&p, t, at, None, args.member.as_deref()) {
