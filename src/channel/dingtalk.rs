@@ -7,7 +7,7 @@
 //! "timestamp\nsecret". DingTalk answers with `errcode`; anything but 0 is a failure.
 
 use super::env::Resolver;
-use super::http::{Target, by_code, post_json};
+use super::http::{Target, by_code};
 use super::{Channel, Limit, Options, Outgoing, Secret, SendFuture, Unit, send_parts};
 use crate::playbook::model::{EnvString, MessageFormat};
 use base64::Engine as _;
@@ -116,14 +116,15 @@ impl Channel for Dingtalk {
             &self.target.secrets,
             move |part, key| async move {
                 let t = &self.target;
-                let req = post_json(
-                    &t.http,
-                    self.url(),
-                    "application/json;charset=utf-8",
-                    &key,
-                    &self.payload(&part),
-                );
-                match t.http.execute(req).await {
+                match t
+                    .post(
+                        self.url(),
+                        "application/json;charset=utf-8",
+                        &key,
+                        &self.payload(&part),
+                    )
+                    .await
+                {
                     Ok(reply) => by_code(&reply, t.now(), "errcode", "errmsg", retry_code),
                     Err(o) => o,
                 }

@@ -5,7 +5,7 @@
 //! `retry_after` (seconds) in the body and in `Retry-After`.
 
 use super::env::Resolver;
-use super::http::{Target, post_json};
+use super::http::Target;
 use super::{Channel, Limit, Options, Outgoing, SendFuture, SendOutcome, Unit, send_parts};
 use crate::playbook::model::EnvString;
 use serde_json::json;
@@ -44,8 +44,7 @@ impl Channel for Discord {
             move |part, key| async move {
                 let t = &self.target;
                 let body = json!({ "content": part });
-                let req = post_json(&t.http, t.url.clone(), "application/json", &key, &body);
-                let reply = match t.http.execute(req).await {
+                let reply = match t.post(t.url.clone(), "application/json", &key, &body).await {
                     Ok(r) => r,
                     Err(o) => return o,
                 };

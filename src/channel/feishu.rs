@@ -6,7 +6,7 @@
 //! answers with `code` (older bots: `StatusCode`); anything but 0 is a failure.
 
 use super::env::Resolver;
-use super::http::{Target, by_code, post_json};
+use super::http::{Target, by_code};
 use super::{Channel, Limit, Options, Outgoing, Secret, SendFuture, Unit, send_parts};
 use crate::playbook::model::EnvString;
 use base64::Engine as _;
@@ -86,14 +86,15 @@ impl Channel for Feishu {
             &self.target.secrets,
             move |part, key| async move {
                 let t = &self.target;
-                let req = post_json(
-                    &t.http,
-                    t.url.clone(),
-                    "application/json",
-                    &key,
-                    &self.payload(&part),
-                );
-                match t.http.execute(req).await {
+                match t
+                    .post(
+                        t.url.clone(),
+                        "application/json",
+                        &key,
+                        &self.payload(&part),
+                    )
+                    .await
+                {
                     Ok(reply) => {
                         // Bots made before 2020 answer `StatusCode`/`StatusMessage` instead.
                         let legacy = reply.json().is_some_and(|j| {

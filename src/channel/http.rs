@@ -356,6 +356,20 @@ impl Target {
     pub fn now(&self) -> DateTime<Utc> {
         (self.clock)()
     }
+
+    /// Posts a JSON body to `url` with the headers every HTTP channel sends. A transport
+    /// failure (timeout, refused connection) comes back as its outcome already.
+    pub async fn post(
+        &self,
+        url: reqwest::Url,
+        content_type: &'static str,
+        key: &str,
+        body: &serde_json::Value,
+    ) -> Result<Reply, SendOutcome> {
+        self.http
+            .execute(post_json(&self.http, url, content_type, key, body))
+            .await
+    }
 }
 
 /// "errcode 93000: invalid webhook url".

@@ -4,7 +4,7 @@
 //! error status with a short code in the body (`invalid_payload`, `channel_not_found`, …).
 
 use super::env::Resolver;
-use super::http::{Target, post_json};
+use super::http::Target;
 use super::{Channel, Limit, Options, Outgoing, SendFuture, SendOutcome, Unit, send_parts};
 use crate::playbook::model::EnvString;
 use serde_json::json;
@@ -42,8 +42,7 @@ impl Channel for Slack {
             move |part, key| async move {
                 let t = &self.target;
                 let body = json!({ "text": part });
-                let req = post_json(&t.http, t.url.clone(), "application/json", &key, &body);
-                let reply = match t.http.execute(req).await {
+                let reply = match t.post(t.url.clone(), "application/json", &key, &body).await {
                     Ok(r) => r,
                     Err(o) => return o,
                 };

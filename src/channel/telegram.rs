@@ -5,7 +5,7 @@
 //! `parameters.retry_after` (seconds) when it is limiting the bot.
 
 use super::env::Resolver;
-use super::http::{Target, parse_url, post_json};
+use super::http::{Target, parse_url};
 use super::{Channel, Limit, Options, Outgoing, SendFuture, SendOutcome, Unit, send_parts};
 use crate::playbook::model::EnvString;
 use serde_json::json;
@@ -93,8 +93,7 @@ impl Channel for Telegram {
             move |part, key| async move {
                 let t = &self.target;
                 let body = json!({ "chat_id": self.chat_id, "text": part });
-                let req = post_json(&t.http, t.url.clone(), "application/json", &key, &body);
-                let reply = match t.http.execute(req).await {
+                let reply = match t.post(t.url.clone(), "application/json", &key, &body).await {
                     Ok(r) => r,
                     Err(o) => return o,
                 };

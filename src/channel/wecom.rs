@@ -4,7 +4,7 @@
 //! address. WeCom answers HTTP 200 with `errcode`; anything but 0 is a failure.
 
 use super::env::Resolver;
-use super::http::{Target, by_code, post_json};
+use super::http::{Target, by_code};
 use super::{Channel, Limit, Options, Outgoing, SendFuture, Unit, send_parts};
 use crate::playbook::model::{EnvString, MessageFormat};
 use serde_json::json;
@@ -71,14 +71,15 @@ impl Channel for Wecom {
             &self.target.secrets,
             move |part, key| async move {
                 let t = &self.target;
-                let req = post_json(
-                    &t.http,
-                    t.url.clone(),
-                    "application/json",
-                    &key,
-                    &self.payload(&part),
-                );
-                match t.http.execute(req).await {
+                match t
+                    .post(
+                        t.url.clone(),
+                        "application/json",
+                        &key,
+                        &self.payload(&part),
+                    )
+                    .await
+                {
                     Ok(reply) => by_code(&reply, t.now(), "errcode", "errmsg", retry_code),
                     Err(o) => o,
                 }
