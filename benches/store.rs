@@ -20,6 +20,7 @@ fn fire(n: u64) -> NewFire {
         community: format!("club-{}", n % 97),
         source: "content/morning".into(),
         channel: "wecom".into(),
+        assist_for: None,
         template: "morning".into(),
         scheduled_at: t0(),
         grace: TimeDelta::minutes(10),

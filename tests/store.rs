@@ -45,6 +45,7 @@ fn fire(key: &str, channel: &str, at: DateTime<Utc>) -> NewFire {
         community: "club".into(),
         source: format!("content/{key}"),
         channel: channel.into(),
+        assist_for: None,
         template: "morning".into(),
         scheduled_at: at,
         grace: mins(10),
@@ -279,6 +280,7 @@ async fn large_batches_record_and_settle_everything() {
     outcomes[150].1 = Outcome::Retry {
         at: t0() + mins(6),
         error: "timeout".into(),
+        parts_sent: 0,
     };
     let settled = s.settle(&outcomes, t0() + mins(5)).await.unwrap();
     assert!(settled.iter().all(|d| *d));
@@ -1058,9 +1060,11 @@ mod state_machine {
                                     1 => Outcome::Retry {
                                         at: now + secs(delay_s),
                                         error: "503".into(),
+                                        parts_sent: 0,
                                     },
                                     2 => Outcome::Dead {
                                         error: "400".into(),
+                                        parts_sent: 0,
                                     },
                                     _ => Outcome::Release,
                                 };

@@ -51,7 +51,11 @@ pub struct NewFire {
     pub community: String,
     /// `kind/path`, e.g. `content/morning` or `phase/camp/warmup/daily`.
     pub source: String,
+    /// Where it is delivered: the fire's channel, or for an assisted channel the channel
+    /// where a person gets it as a to-do.
     pub channel: String,
+    /// For a to-do: the assisted channel the message is meant for.
+    pub assist_for: Option<String>,
     pub template: String,
     pub scheduled_at: DateTime<Utc>,
     /// How late it may still be sent.
@@ -61,13 +65,19 @@ pub struct NewFire {
 }
 
 impl NewFire {
-    /// The outbox entry for a planned fire, with its rendered body.
+    /// The outbox entry for a planned fire, with its rendered body (for an assisted
+    /// channel, the to-do).
     pub fn from_fire(fire: &Fire<'_>, body: String) -> NewFire {
+        let (channel, assist_for) = match fire.assist {
+            Some(other) => (other.to_string(), Some(fire.channel.to_string())),
+            None => (fire.channel.to_string(), None),
+        };
         NewFire {
             key: fire.key(),
             community: fire.community.to_string(),
             source: format!("{}/{}", fire.source.kind(), fire.source.path()),
-            channel: fire.channel.to_string(),
+            channel,
+            assist_for,
             template: fire.template.to_string(),
             scheduled_at: fire.at,
             grace: fire.grace.to_chrono(),
@@ -180,6 +190,12 @@ pub struct OutboxRow {
     pub recorded_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
+    /// Parts of a split message already accepted by earlier attempts.
+    pub parts_sent: u32,
+    /// For a to-do: the assisted channel the message is meant for.
+    pub assist_for: Option<String>,
+    /// For a to-do: when the person confirmed the post.
+    pub confirmed_at: Option<DateTime<Utc>>,
 }
 
 impl OutboxRow {
@@ -204,10 +220,14 @@ pub struct Lease {
 pub enum Outcome {
     /// The channel accepted the message; `answer` is what it said (kept for `status`).
     Sent { answer: String },
-    /// Worth trying again at `at`.
-    Retry { at: DateTime<Utc>, error: String },
+    /// Worth trying again at `at`; `parts_sent` parts of a split message got through.
+    Retry {
+        at: DateTime<Utc>,
+        error: String,
+        parts_sent: u32,
+    },
     /// Given up: the row is dead-lettered.
-    Dead { error: String },
+    Dead { error: String, parts_sent: u32 },
     /// Not tried (shutting down): the row goes back as it was, due at once, and the
     /// attempt does not count.
     Release,
@@ -257,6 +277,34 @@ impl Counts {
     }
 }
 
+/// One delivery queue: the fires of one channel of one community, sent in scheduled order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Queue {
+    pub community: String,
+    pub channel: String,
+}
+
+/// What [`Store::claim_queues`] handed out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Claimed {
+    /// The claimed rows, each queue's in its order.
+    pub rows: Vec<OutboxRow>,
+    /// Per queue asked for, in the same order: when its next unclaimed row is due (`None`
+    /// when nothing is left in it).
+    pub next_due: Vec<Option<DateTime<Utc>>>,
+}
+
+/// What confirming an assisted post did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmed {
+    /// Noted now.
+    Done,
+    /// It had been confirmed before; nothing changed.
+    Already,
+    /// No to-do has that key.
+    Unknown,
+}
+
 /// The runtime's durable state. Every operation is atomic; every instant is passed in.
 ///
 /// Futures are `Send` so workers can run on any tokio thread.
@@ -294,6 +342,50 @@ pub trait Store: Send + Sync {
         lease: TimeDelta,
     ) -> impl Future<Output = Result<Vec<OutboxRow>, StoreError>> + Send;
 
+    /// Claims, from each queue, the rows at its head that are due at `now`, in scheduled
+    /// order and at most `cap` per queue, leasing each until `now + lease`. A queue whose
+    /// head is not due (waiting for a retry, or held under another lease) gives nothing,
+    /// so a queue is never delivered out of order. Also answers when each queue's next
+    /// unclaimed row is due.
+    fn claim_queues(
+        &self,
+        queues: &[Queue],
+        cap: u32,
+        now: DateTime<Utc>,
+        lease: TimeDelta,
+    ) -> impl Future<Output = Result<Claimed, StoreError>> + Send;
+
+    /// Every queue with rows still to deliver, with when its head is due: where the
+    /// workers start after a restart.
+    fn active_queues(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(Queue, DateTime<Utc>)>, StoreError>> + Send;
+
+    /// Makes every row under a lease due at `now`: on start-up, the leases are those of a
+    /// process that is gone. Answers how many.
+    fn recover(&self, now: DateTime<Utc>) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Removes the never-tried rows of `community` scheduled at or after `from`: a new
+    /// version of its playbook plans them afresh. Answers how many.
+    fn cancel_pending(
+        &self,
+        community: &str,
+        from: DateTime<Utc>,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Notes that a person posted the assisted message of fire `key`.
+    fn confirm(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Confirmed, StoreError>> + Send;
+
+    /// To-dos delivered and not yet confirmed, oldest first.
+    fn unconfirmed(
+        &self,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<OutboxRow>, StoreError>> + Send;
+
     /// Settles claimed rows in one transaction. Answers, per row, whether the lease was
     /// still the row's own: a row claimed again since (its lease ended) is left alone.
     fn settle(
@@ -326,6 +418,7 @@ pub trait Store: Send + Sync {
         let outcome = Outcome::Retry {
             at: next_at,
             error: error.to_string(),
+            parts_sent: 0,
         };
         async move { self.settle_one(lease, outcome, now).await }
     }
@@ -339,6 +432,7 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<bool, StoreError>> + Send {
         let outcome = Outcome::Dead {
             error: error.to_string(),
+            parts_sent: 0,
         };
         async move { self.settle_one(lease, outcome, now).await }
     }
@@ -404,6 +498,14 @@ pub trait Store: Send + Sync {
         &self,
         community: &str,
         at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        async move { self.set_last_runs(&[(community.to_string(), at)]).await }
+    }
+
+    /// [`Store::set_last_run`] for many communities, in one transaction.
+    fn set_last_runs(
+        &self,
+        marks: &[(String, DateTime<Utc>)],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Finishes pending writes and closes the store.
@@ -544,9 +646,55 @@ impl Store for AnyStore {
         }
     }
 
-    async fn set_last_run(&self, community: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn set_last_runs(&self, marks: &[(String, DateTime<Utc>)]) -> Result<(), StoreError> {
         match self {
-            AnyStore::Sqlite(s) => s.set_last_run(community, at).await,
+            AnyStore::Sqlite(s) => s.set_last_runs(marks).await,
+        }
+    }
+
+    async fn claim_queues(
+        &self,
+        queues: &[Queue],
+        cap: u32,
+        now: DateTime<Utc>,
+        lease: TimeDelta,
+    ) -> Result<Claimed, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.claim_queues(queues, cap, now, lease).await,
+        }
+    }
+
+    async fn active_queues(&self) -> Result<Vec<(Queue, DateTime<Utc>)>, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.active_queues().await,
+        }
+    }
+
+    async fn recover(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.recover(now).await,
+        }
+    }
+
+    async fn cancel_pending(
+        &self,
+        community: &str,
+        from: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.cancel_pending(community, from).await,
+        }
+    }
+
+    async fn confirm(&self, key: &str, now: DateTime<Utc>) -> Result<Confirmed, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.confirm(key, now).await,
+        }
+    }
+
+    async fn unconfirmed(&self, limit: u32) -> Result<Vec<OutboxRow>, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.unconfirmed(limit).await,
         }
     }
 

@@ -7,7 +7,10 @@
 //! `synchronous = FULL`: a commit reaches the disk before it returns, so a fire recorded
 //! or settled survives a power cut, not only a crash of the process.
 
-use super::{Counts, Lease, NewFire, OutboxRow, Outcome, Recorded, State, Store, StoreError};
+use super::{
+    Claimed, Confirmed, Counts, Lease, NewFire, OutboxRow, Outcome, Queue, Recorded, State, Store,
+    StoreError,
+};
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
@@ -26,10 +29,16 @@ struct Migration {
 
 /// Every schema step this binary knows, in order. Append only: a released step never
 /// changes.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: include_str!("../../migrations/sqlite/0001_outbox.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: include_str!("../../migrations/sqlite/0001_outbox.sql"),
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("../../migrations/sqlite/0002_delivery.sql"),
+    },
+];
 
 /// How long a writer waits for another process's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -45,7 +54,7 @@ macro_rules! row_columns {
     () => {
         "id, fire_key, community, source, channel, template, body, scheduled_at, grace_ms, \
          state, attempts, next_attempt_at, lease_token, last_error, answer, recorded_at, \
-         updated_at, sent_at"
+         updated_at, sent_at, parts_sent, assist_for, confirmed_at"
     };
 }
 
@@ -59,7 +68,7 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// The newest schema version this binary understands.
-    pub const SCHEMA_VERSION: i64 = 1;
+    pub const SCHEMA_VERSION: i64 = 2;
 
     /// Opens the store at `path`, creating the file if it does not exist, and brings its
     /// schema up to date. Refuses a store written by a newer drumbeat.
@@ -217,6 +226,12 @@ fn read_row(row: &SqliteRow) -> Result<OutboxRow, sqlx::Error> {
         recorded_at: instant(row.try_get("recorded_at")?)?,
         updated_at: instant(row.try_get("updated_at")?)?,
         sent_at: sent_at.map(instant).transpose()?,
+        parts_sent: u32::try_from(row.try_get::<i64, _>("parts_sent")?).unwrap_or(0),
+        assist_for: row.try_get("assist_for")?,
+        confirmed_at: row
+            .try_get::<Option<i64>, _>("confirmed_at")?
+            .map(instant)
+            .transpose()?,
     })
 }
 
@@ -290,7 +305,8 @@ impl Store for SqliteStore {
         for chunk in fires.chunks(RECORD_CHUNK) {
             let mut insert = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO outbox (fire_key, community, source, channel, template, body, \
-                 scheduled_at, grace_ms, state, next_attempt_at, recorded_at, updated_at) ",
+                 scheduled_at, grace_ms, state, next_attempt_at, recorded_at, updated_at, \
+                 assist_for) ",
             );
             insert.push_values(chunk, |mut row, fire| {
                 let state = if fire.is_past_grace(now) {
@@ -309,7 +325,8 @@ impl Store for SqliteStore {
                     .push_bind(state.as_str())
                     .push_bind(millis(fire.scheduled_at))
                     .push_bind(millis(now))
-                    .push_bind(millis(now));
+                    .push_bind(millis(now))
+                    .push_bind(fire.assist_for.clone());
             });
             // Rows are inserted in order, so of two equal keys in one batch the first wins.
             insert.push(" ON CONFLICT (fire_key) DO NOTHING RETURNING fire_key, id");
@@ -406,24 +423,31 @@ impl Store for SqliteStore {
                 .bind(lease.token)
                 .bind(millis(now))
                 .bind(answer),
-                Outcome::Retry { at, error } => sqlx::query(
+                Outcome::Retry {
+                    at,
+                    error,
+                    parts_sent,
+                } => sqlx::query(
                     "UPDATE outbox SET state = 'retrying', next_attempt_at = ?4, \
-                     last_error = ?5, updated_at = ?3 \
+                     last_error = ?5, parts_sent = MAX(parts_sent, ?6), updated_at = ?3 \
                      WHERE id = ?1 AND lease_token = ?2 AND state = 'sending'",
                 )
                 .bind(lease.id)
                 .bind(lease.token)
                 .bind(millis(now))
                 .bind(millis(*at))
-                .bind(error),
-                Outcome::Dead { error } => sqlx::query(
-                    "UPDATE outbox SET state = 'dead_lettered', last_error = ?4, updated_at = ?3 \
+                .bind(error)
+                .bind(i64::from(*parts_sent)),
+                Outcome::Dead { error, parts_sent } => sqlx::query(
+                    "UPDATE outbox SET state = 'dead_lettered', last_error = ?4, \
+                     parts_sent = MAX(parts_sent, ?5), updated_at = ?3 \
                      WHERE id = ?1 AND lease_token = ?2 AND state = 'sending'",
                 )
                 .bind(lease.id)
                 .bind(lease.token)
                 .bind(millis(now))
-                .bind(error),
+                .bind(error)
+                .bind(i64::from(*parts_sent)),
                 // Untried: the attempt is taken back; a row never tried is pending again
                 // at its scheduled instant (so grace still applies to it).
                 Outcome::Release => sqlx::query(
@@ -534,17 +558,218 @@ impl Store for SqliteStore {
         at.map(instant).transpose().map_err(StoreError::db(doing))
     }
 
-    async fn set_last_run(&self, community: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO last_runs (community, at) VALUES (?1, ?2) \
-             ON CONFLICT (community) DO UPDATE SET at = MAX(at, excluded.at)",
+    async fn set_last_runs(&self, marks: &[(String, DateTime<Utc>)]) -> Result<(), StoreError> {
+        let doing = "noting the last run";
+        if marks.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::db(doing))?;
+        for chunk in marks.chunks(RECORD_CHUNK * 4) {
+            let mut insert = QueryBuilder::<Sqlite>::new("INSERT INTO last_runs (community, at) ");
+            insert.push_values(chunk, |mut row, (community, at)| {
+                row.push_bind(community.clone()).push_bind(millis(*at));
+            });
+            insert.push(" ON CONFLICT (community) DO UPDATE SET at = MAX(at, excluded.at)");
+            insert
+                .build()
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(doing))?;
+        }
+        tx.commit().await.map_err(StoreError::db(doing))
+    }
+
+    async fn claim_queues(
+        &self,
+        queues: &[Queue],
+        cap: u32,
+        now: DateTime<Utc>,
+        lease: TimeDelta,
+    ) -> Result<Claimed, StoreError> {
+        let doing = "claiming due fires";
+        if queues.is_empty() {
+            return Ok(Claimed::default());
+        }
+        // The queues go in as one JSON array bound to one parameter: one statement claims
+        // from all of them, whatever their number.
+        let asked = serde_json::Value::Array(
+            queues
+                .iter()
+                .map(|q| serde_json::json!([q.community, q.channel]))
+                .collect(),
         )
-        .bind(community)
-        .bind(millis(at))
+        .to_string();
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::db(doing))?;
+        // `blocked` counts the rows up to this one that are not due: the rows before the
+        // first of them are the due head of the queue.
+        let rows = sqlx::query(concat!(
+            "WITH asked (community, channel, q) AS ( \
+                 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), key \
+                 FROM json_each(?1)), \
+             queued AS ( \
+                 SELECT o.id, ROW_NUMBER() OVER w AS n, \
+                        SUM(o.next_attempt_at > ?2) OVER w AS blocked \
+                 FROM asked JOIN outbox o \
+                   ON o.community = asked.community AND o.channel = asked.channel \
+                 WHERE o.state IN ('pending', 'retrying', 'sending') \
+                 WINDOW w AS (PARTITION BY asked.q ORDER BY o.scheduled_at, o.id \
+                              ROWS UNBOUNDED PRECEDING)) \
+             UPDATE outbox SET state = 'sending', attempts = attempts + 1, \
+                 lease_token = lease_token + 1, next_attempt_at = ?3, updated_at = ?2 \
+             WHERE id IN (SELECT id FROM queued WHERE blocked = 0 AND n <= ?4) \
+             RETURNING ",
+            row_columns!()
+        ))
+        .bind(&asked)
+        .bind(millis(now))
+        .bind(millis(now + lease))
+        .bind(i64::from(cap))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(StoreError::db(doing))?;
+        let heads: Vec<(i64, i64)> = sqlx::query_as(
+            "WITH asked (community, channel, q) AS ( \
+                 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), key \
+                 FROM json_each(?1)), \
+             heads AS ( \
+                 SELECT asked.q AS q, o.next_attempt_at AS due, ROW_NUMBER() OVER \
+                     (PARTITION BY asked.q ORDER BY o.scheduled_at, o.id) AS n \
+                 FROM asked JOIN outbox o \
+                   ON o.community = asked.community AND o.channel = asked.channel \
+                 WHERE o.state IN ('pending', 'retrying')) \
+             SELECT q, due FROM heads WHERE n = 1",
+        )
+        .bind(&asked)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(StoreError::db(doing))?;
+        tx.commit().await.map_err(StoreError::db(doing))?;
+        let mut rows = read_rows(&rows, doing)?;
+        let index: HashMap<(&str, &str), usize> = queues
+            .iter()
+            .enumerate()
+            .map(|(i, q)| ((q.community.as_str(), q.channel.as_str()), i))
+            .collect();
+        rows.sort_by_key(|r| {
+            (
+                index
+                    .get(&(r.community.as_str(), r.channel.as_str()))
+                    .copied(),
+                r.scheduled_at,
+                r.id,
+            )
+        });
+        let mut next_due = vec![None; queues.len()];
+        for (q, due) in heads {
+            if let Some(slot) = usize::try_from(q).ok().and_then(|q| next_due.get_mut(q)) {
+                *slot = Some(instant(due).map_err(StoreError::db(doing))?);
+            }
+        }
+        Ok(Claimed { rows, next_due })
+    }
+
+    async fn active_queues(&self) -> Result<Vec<(Queue, DateTime<Utc>)>, StoreError> {
+        let doing = "listing queues";
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT community, channel, MIN(next_attempt_at) FROM outbox \
+             WHERE state IN ('pending', 'retrying', 'sending') GROUP BY community, channel",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(StoreError::db(doing))?;
+        rows.into_iter()
+            .map(|(community, channel, due)| {
+                Ok((
+                    Queue { community, channel },
+                    instant(due).map_err(StoreError::db(doing))?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn recover(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let result = sqlx::query(
+            "UPDATE outbox SET next_attempt_at = ?1, updated_at = ?1 \
+             WHERE state = 'sending' AND next_attempt_at > ?1",
+        )
+        .bind(millis(now))
         .execute(&self.writer)
         .await
-        .map_err(StoreError::db("noting the last run"))?;
-        Ok(())
+        .map_err(StoreError::db("taking over unfinished sends"))?;
+        Ok(result.rows_affected())
+    }
+
+    async fn cancel_pending(
+        &self,
+        community: &str,
+        from: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let result = sqlx::query(
+            "DELETE FROM outbox WHERE community = ?1 AND state = 'pending' AND attempts = 0 \
+             AND scheduled_at >= ?2",
+        )
+        .bind(community)
+        .bind(millis(from))
+        .execute(&self.writer)
+        .await
+        .map_err(StoreError::db("dropping fires of a replaced playbook"))?;
+        Ok(result.rows_affected())
+    }
+
+    async fn confirm(&self, key: &str, now: DateTime<Utc>) -> Result<Confirmed, StoreError> {
+        let doing = "confirming an assisted post";
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::db(doing))?;
+        let found: Option<Option<i64>> = sqlx::query_scalar(
+            "SELECT confirmed_at FROM outbox WHERE fire_key = ?1 AND assist_for IS NOT NULL",
+        )
+        .bind(key)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(StoreError::db(doing))?;
+        let answer = match found {
+            None => Confirmed::Unknown,
+            Some(Some(_)) => Confirmed::Already,
+            Some(None) => {
+                sqlx::query(
+                    "UPDATE outbox SET confirmed_at = ?2, updated_at = ?2 WHERE fire_key = ?1",
+                )
+                .bind(key)
+                .bind(millis(now))
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(doing))?;
+                Confirmed::Done
+            }
+        };
+        tx.commit().await.map_err(StoreError::db(doing))?;
+        Ok(answer)
+    }
+
+    async fn unconfirmed(&self, limit: u32) -> Result<Vec<OutboxRow>, StoreError> {
+        let doing = "listing to-dos";
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            row_columns!(),
+            " FROM outbox WHERE assist_for IS NOT NULL AND confirmed_at IS NULL \
+             AND state = 'sent' ORDER BY scheduled_at, id LIMIT ?1"
+        ))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(StoreError::db(doing))?;
+        read_rows(&rows, doing)
     }
 
     async fn close(&self) {
