@@ -5,6 +5,7 @@ mod explain;
 mod init;
 mod plan;
 mod render;
+mod run;
 mod schema;
 mod send;
 mod validate;
@@ -25,6 +26,7 @@ pub enum Command {
     Validate(validate::Args),
     Render(render::Args),
     Plan(plan::Args),
+    Run(run::Args),
     Send(send::Args),
     Schema(schema::Args),
     Explain(explain::Args),
@@ -37,6 +39,7 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Render(args) => render::run(args),
         Command::Plan(args) => plan::run(args),
+        Command::Run(args) => run::run(args),
         Command::Send(args) => send::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Explain(args) => explain::run(args),

@@ -1,0 +1,192 @@
+//! `drumbeat run PATH... [--store URL] [--listen ADDR] [--dry-run]`
+
+use crate::channel::{ConsoleSink, Options};
+use crate::cli::common::usage;
+use crate::runtime::program::Build;
+use crate::runtime::{self, Clock, Config, Control, Failure, ScaledClock, Settings, SystemClock};
+use crate::store::DEFAULT_URL;
+use chrono::{DateTime, TimeDelta, Utc};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Where `--dry-run` keeps its state when no --store is given: never the real store, so a
+/// dry run can't mark a real fire as sent.
+pub const DRY_RUN_URL: &str = "sqlite://./drumbeat-dry-run.db";
+
+/// Run playbooks: fire every message on time through its channels, durably.
+///
+/// Each due message is written to the store's outbox before it is sent, so a crash or
+/// restart never loses one and never sends one twice; fires missed while the engine was down
+/// are sent late within their grace (default 10m) and recorded as missed after it. Edit a
+/// playbook and it is reloaded (also on SIGHUP): a valid version takes over from the next
+/// fire, an invalid one is refused and the running version stays. SIGTERM or Ctrl-C stops
+/// gracefully. `${NAME}` fields of channels are read from the environment now; a missing one
+/// stops start-up.
+///
+/// Exit status: 0 after a graceful stop, 1 when playbooks have errors or the store fails, 2
+/// when channels cannot be set up (a missing environment variable) or for unusable input.
+///
+/// Examples:
+///   drumbeat run playbooks/
+///   drumbeat run playbooks/ --store sqlite:///var/lib/drumbeat/state.db --listen 127.0.0.1:9464
+///   drumbeat run --dry-run --start-at 2026-12-01T07:58:00+08:00 --speed 60 playbooks/fitness-camp.yaml
+#[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// Playbook files or folders.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Where state is kept [default: sqlite://./drumbeat.db; with --dry-run
+    /// sqlite://./drumbeat-dry-run.db].
+    #[arg(long)]
+    pub store: Option<String>,
+    /// Serve GET /healthz and GET /metrics on this address (e.g. 127.0.0.1:9464).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Send every message to the console instead of its channel (no secrets needed).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Log lines as text or as JSON objects (on stderr).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Rehearse: start the clock at this instant (RFC 3339) instead of now. Use a scratch
+    /// --store: fires are recorded as at that time.
+    #[arg(long)]
+    pub start_at: Option<String>,
+    /// Rehearse: run the clock this many times faster than real time.
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+    /// Do not watch the files for changes (SIGHUP still reloads).
+    #[arg(long)]
+    pub no_watch: bool,
+    /// How many seconds ahead fires are recorded.
+    #[arg(long, default_value_t = 60, hide = true)]
+    pub lookahead: u32,
+    /// How many attempts a message gets before it is dead-lettered.
+    #[arg(long, default_value_t = 12, hide = true)]
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    if !(args.speed.is_finite() && args.speed > 0.0) {
+        return usage("--speed must be a positive number");
+    }
+    let clock: Arc<dyn Clock> = match (&args.start_at, args.speed) {
+        (None, s) if s == 1.0 => Arc::new(SystemClock),
+        (start, speed) => {
+            let start = match start.as_deref().map(DateTime::parse_from_rfc3339) {
+                None => Utc::now(),
+                Some(Ok(t)) => t.with_timezone(&Utc),
+                Some(Err(_)) => {
+                    return usage(&format!(
+                        "--start-at `{}` is not an RFC 3339 instant (e.g. 2026-12-01T07:58:00+08:00)",
+                        start.as_deref().unwrap_or_default()
+                    ));
+                }
+            };
+            Arc::new(ScaledClock::new(start, speed))
+        }
+    };
+    init_logs(args.log_format);
+    let mut options = match Options::new() {
+        Ok(o) => o,
+        Err(e) => return usage(&format!("cannot start the HTTP client: {e}")),
+    };
+    let now_of = clock.clone();
+    options.clock = Arc::new(move || now_of.now());
+    let store_url = args.store.clone().unwrap_or_else(|| {
+        if args.dry_run {
+            DRY_RUN_URL.to_string()
+        } else {
+            DEFAULT_URL.to_string()
+        }
+    });
+    let config = Config {
+        paths: args.paths,
+        store_url,
+        listen: args.listen,
+        build: Build {
+            options,
+            env: Arc::new(|name: &str| std::env::var(name).ok()),
+            dry_run: args.dry_run.then(ConsoleSink::stdout),
+        },
+        clock,
+        delivery: Settings {
+            retry: runtime::RetryPolicy {
+                max_attempts: args.max_attempts.max(1),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        lookahead: TimeDelta::seconds(i64::from(args.lookahead.max(2))),
+        watch: !args.no_watch,
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return usage(&format!("cannot start: {e}")),
+    };
+    let result = rt.block_on(async move {
+        let (tx, rx) = mpsc::unbounded_channel();
+        if let Err(e) = listen_for_signals(tx.clone()) {
+            return Err(Failure::Start(format!("cannot listen for signals: {e}")));
+        }
+        runtime::run(config, rx, tx).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("{f}");
+            ExitCode::from(match f {
+                Failure::Channels(_) | Failure::NoPlaybooks => 2,
+                Failure::Invalid(_) | Failure::Store(_) | Failure::Start(_) => 1,
+            })
+        }
+    }
+}
+
+/// SIGTERM and Ctrl-C stop, SIGHUP reloads.
+fn listen_for_signals(tx: mpsc::UnboundedSender<Control>) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        loop {
+            let control = tokio::select! {
+                _ = term.recv() => Control::Stop,
+                _ = int.recv() => Control::Stop,
+                _ = hup.recv() => Control::Reload,
+            };
+            if tx.send(control).is_err() {
+                return;
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Logs go to stderr; `DRUMBEAT_LOG` filters them (default `info`).
+fn init_logs(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("DRUMBEAT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}

@@ -1,0 +1,375 @@
+//! `drumbeat run`: the scheduler, the delivery workers, the HTTP side, reloads and
+//! shutdown, wired together.
+
+use super::clock::Clock;
+use super::delivery::{Communities, Delivery, Settings, Shared};
+use super::metrics::Metrics;
+use super::program::{self, Build, Community, same_file};
+use super::scheduler::Scheduler;
+use crate::server::{self, Health, Ops};
+use crate::store::{self, AnyStore, Store, StoreError};
+use chrono::TimeDelta;
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use tokio::sync::{mpsc, watch};
+
+/// Everything `drumbeat run` was asked to do.
+pub struct Config {
+    pub paths: Vec<PathBuf>,
+    pub store_url: String,
+    pub listen: Option<SocketAddr>,
+    pub build: Build,
+    pub clock: Arc<dyn Clock>,
+    pub delivery: Settings,
+    /// How far ahead fires are recorded; the scheduler wakes twice per lookahead.
+    pub lookahead: TimeDelta,
+    /// Reload when a playbook file changes (SIGHUP reloads in any case).
+    pub watch: bool,
+}
+
+/// What the daemon is told from outside: signals, file changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    Reload,
+    Stop,
+}
+
+/// Why the daemon did not start or stopped early.
+#[derive(Debug)]
+pub enum Failure {
+    /// Playbooks with errors: nothing is run.
+    Invalid(String),
+    /// Valid playbooks whose channels cannot be built (a missing `${NAME}`, a bad address).
+    Channels(String),
+    /// Nothing to run.
+    NoPlaybooks,
+    Store(StoreError),
+    /// The listen address could not be bound, or another start-up step failed.
+    Start(String),
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Invalid(report) => {
+                write!(
+                    f,
+                    "{report}\nerror: the playbooks have errors, so nothing was started"
+                )
+            }
+            Failure::Channels(report) => {
+                write!(
+                    f,
+                    "{report}\nerror: channels could not be set up, so nothing was started"
+                )
+            }
+            Failure::NoPlaybooks => f.write_str("error: no playbooks to run"),
+            Failure::Store(e) => write!(f, "error: {e}"),
+            Failure::Start(e) => write!(f, "error: {e}"),
+        }
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure::Store(e)
+    }
+}
+
+/// A running daemon's handles, for reloads.
+struct Daemon {
+    config: Config,
+    store: AnyStore,
+    communities: Communities,
+    scheduler: Scheduler<AnyStore>,
+    metrics: Arc<Metrics>,
+    health: Arc<Health>,
+}
+
+/// Runs until told to stop (or `control` closes), then shuts down gracefully: no new
+/// work, sends in flight finished, unsent claims handed back, the store closed.
+pub async fn run(
+    config: Config,
+    mut control: mpsc::UnboundedReceiver<Control>,
+    control_tx: mpsc::UnboundedSender<Control>,
+) -> Result<(), Failure> {
+    let clock = config.clock.clone();
+    let started = std::time::Instant::now();
+    let loaded = {
+        let (paths, build) = (config.paths.clone(), config.build.clone());
+        tokio::task::spawn_blocking(move || program::load(&paths, &build))
+            .await
+            .map_err(|e| Failure::Start(e.to_string()))?
+    };
+    if !loaded.refused.is_empty() {
+        let channels_only = loaded.refused.values().all(|r| r.channels);
+        let report = loaded
+            .refused
+            .values()
+            .map(|r| r.report.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
+        return Err(if channels_only {
+            Failure::Channels(report)
+        } else {
+            Failure::Invalid(report)
+        });
+    }
+    if loaded.communities.is_empty() {
+        return Err(Failure::NoPlaybooks);
+    }
+    let store = store::open(&config.store_url).await?;
+    let now = clock.now();
+    // Whatever the last process held under lease, it holds no more.
+    let recovered = store.recover(now).await?;
+    let missed = store.mark_missed(now).await?;
+    let metrics = Arc::new(Metrics::new());
+    let health = Arc::new(Health::new());
+    metrics.missed_after_downtime(missed);
+    if recovered > 0 || missed > 0 {
+        tracing::info!(
+            recovered,
+            missed,
+            "took over unfinished sends; recorded fires past their grace as missed"
+        );
+    }
+    let communities: Communities = Arc::new(RwLock::new(Arc::new(
+        loaded
+            .communities
+            .into_iter()
+            .map(|c| (c.id().to_string(), Arc::new(c)))
+            .collect::<HashMap<String, Arc<Community>>>(),
+    )));
+    let count = communities.read().expect("communities lock").len() as u64;
+    metrics.set_playbooks(count);
+    health.set_playbooks(count);
+    let (stop_tx, stopping) = watch::channel(false);
+    let delivery = Delivery::start(Shared {
+        store: store.clone(),
+        clock: clock.clone(),
+        communities: communities.clone(),
+        metrics: metrics.clone(),
+        settings: config.delivery,
+        stopping,
+    });
+    for (queue, due) in store.active_queues().await? {
+        delivery.wake(&queue, due);
+    }
+    let mut scheduler = Scheduler::new(
+        store.clone(),
+        communities.clone(),
+        delivery.clone(),
+        metrics.clone(),
+        config.lookahead,
+    );
+    let server = match config.listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| Failure::Start(format!("cannot listen on {addr}: {e}")))?;
+            let bound = listener.local_addr().ok();
+            tracing::info!(listen = ?bound, "serving /healthz and /metrics");
+            let ops = Ops {
+                metrics: metrics.clone(),
+                health: health.clone(),
+            };
+            let mut stop = stop_tx.subscribe();
+            Some(tokio::spawn(server::serve(listener, ops, async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })))
+        }
+        None => None,
+    };
+    let _watcher = if config.watch {
+        match watch_files(&config.paths, control_tx) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch the playbook files; reload with SIGHUP");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    // The first tick catches up from each community's mark.
+    if let Err(e) = scheduler.tick(clock.now()).await {
+        return Err(Failure::Store(e));
+    }
+    health.set_ready(true);
+    tracing::info!(
+        playbooks = count,
+        store = %config.store_url,
+        startup_ms = started.elapsed().as_millis() as u64,
+        "running"
+    );
+    let mut daemon = Daemon {
+        config,
+        store,
+        communities,
+        scheduler,
+        metrics,
+        health,
+    };
+    let every = daemon.scheduler.lookahead / 2;
+    loop {
+        let now = clock.now();
+        daemon.health.tick(now);
+        if let Ok(c) = daemon.store.counts_by_state().await {
+            daemon.metrics.set_queue_depth(c.queued());
+        }
+        tokio::select! {
+            _ = clock.sleep_until(now + every) => {}
+            c = control.recv() => match c {
+                Some(Control::Reload) => {
+                    // Editors write a file in several steps: let them finish.
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    let mut stop = false;
+                    while let Ok(more) = control.try_recv() {
+                        stop |= more == Control::Stop;
+                    }
+                    if stop {
+                        break;
+                    }
+                    daemon.reload().await;
+                }
+                Some(Control::Stop) | None => break,
+            }
+        }
+        if let Err(e) = daemon.scheduler.tick(clock.now()).await {
+            tracing::error!(error = %e, "could not record due fires; trying again");
+        }
+    }
+    tracing::info!("stopping: finishing sends in flight");
+    daemon.health.set_ready(false);
+    let _ = stop_tx.send(true);
+    delivery.finish().await;
+    if let Some(server) = server {
+        let _ = server.await;
+    }
+    daemon.store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+impl Daemon {
+    /// Loads the files again. A valid new version of a playbook replaces the old one from
+    /// now on; a file with errors is refused and its communities keep running as they were.
+    async fn reload(&mut self) {
+        let (paths, build) = (self.config.paths.clone(), self.config.build.clone());
+        let loaded = match tokio::task::spawn_blocking(move || program::load(&paths, &build)).await
+        {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(error = %e, "reload failed");
+                return;
+            }
+        };
+        let now = self.config.clock.now();
+        for (path, refusal) in &loaded.refused {
+            self.metrics.reload(false);
+            tracing::error!(
+                file = %path.display(),
+                diagnostics = %refusal.report,
+                "reload refused; the running version stays"
+            );
+        }
+        let old = self.communities.read().expect("communities lock").clone();
+        let mut next: HashMap<String, Arc<Community>> = HashMap::new();
+        for (id, c) in old.iter() {
+            if loaded.refused.keys().any(|p| same_file(p, &c.path)) {
+                next.insert(id.clone(), c.clone());
+            }
+        }
+        let (mut changed, mut added) = (Vec::new(), Vec::new());
+        for c in loaded.communities {
+            let id = c.id().to_string();
+            if next.contains_key(&id) {
+                continue;
+            }
+            match old.get(&id) {
+                Some(o) if o.text == c.text && same_file(&o.path, &c.path) => {
+                    next.insert(id, o.clone());
+                }
+                Some(_) => {
+                    changed.push(id.clone());
+                    next.insert(id, Arc::new(c));
+                }
+                None => {
+                    added.push(id.clone());
+                    next.insert(id, Arc::new(c));
+                }
+            }
+        }
+        let removed: Vec<String> = old
+            .keys()
+            .filter(|id| !next.contains_key(*id))
+            .cloned()
+            .collect();
+        let count = next.len() as u64;
+        *self.communities.write().expect("communities lock") = Arc::new(next);
+        for id in &changed {
+            match self.store.cancel_pending(id, now).await {
+                Ok(dropped) => {
+                    tracing::info!(community = %id, replanned = dropped, "playbook replaced; its schedule changes from now")
+                }
+                Err(e) => {
+                    tracing::error!(community = %id, error = %e, "could not drop the old version's fires")
+                }
+            }
+            self.scheduler.restart_from(id, now);
+        }
+        for id in &added {
+            tracing::info!(community = %id, "playbook added");
+        }
+        for id in &removed {
+            if let Err(e) = self.store.cancel_pending(id, now).await {
+                tracing::error!(community = %id, error = %e, "could not drop the fires of a removed playbook");
+            }
+            self.scheduler.forget(id);
+            tracing::info!(community = %id, "playbook removed");
+        }
+        if !(changed.is_empty() && added.is_empty() && removed.is_empty()) {
+            self.metrics.reload(true);
+        }
+        self.metrics.set_playbooks(count);
+        self.health.set_playbooks(count);
+    }
+}
+
+/// Watches the playbook files and folders; any change to a `*.yaml`/`*.yml` asks for a
+/// reload. Files are watched through their folder, so an editor that replaces a file by
+/// renaming a new one over it is still seen.
+fn watch_files(
+    paths: &[PathBuf],
+    control: mpsc::UnboundedSender<Control>,
+) -> notify::Result<notify::RecommendedWatcher> {
+    use notify::{RecursiveMode, Watcher};
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let Ok(event) = event else { return };
+        if matches!(event.kind, notify::EventKind::Access(_)) {
+            return;
+        }
+        let relevant = event
+            .paths
+            .iter()
+            .any(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"));
+        if relevant {
+            let _ = control.send(Control::Reload);
+        }
+    })?;
+    for p in paths {
+        if p.is_dir() {
+            watcher.watch(p, RecursiveMode::Recursive)?;
+        } else {
+            let parent = match p.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            watcher.watch(&parent, RecursiveMode::NonRecursive)?;
+        }
+    }
+    Ok(watcher)
+}

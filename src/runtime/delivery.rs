@@ -1,0 +1,462 @@
+//! Delivery: one worker per queue (a channel of a community), so a slow or failing
+//! channel never holds up another, and one desk that talks to the store for all of them.
+//!
+//! The desk batches: every claim and settle that arrives while it is busy goes into the
+//! next transaction, so a burst of thousands of fires costs a handful of commits, not
+//! thousands, while a lone fire is claimed at once.
+//!
+//! A worker sends its queue strictly in scheduled order. It claims the due head of its
+//! queue, sends row after row at the channel's pace, and on a retryable failure hands the
+//! rest back and waits until the retry is due: nothing overtakes a message that is being
+//! retried.
+
+use super::clock::Clock;
+use super::metrics::{Attempt, Metrics};
+use super::pace::{Pace, RetryPolicy};
+use super::program::Community;
+use crate::channel::{Outgoing, SendOutcome};
+use crate::store::{Lease, OutboxRow, Outcome, Queue, Store};
+use chrono::{DateTime, TimeDelta, Utc};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinSet;
+
+/// The communities being run, by id; swapped whole on reload.
+pub type Communities = Arc<RwLock<Arc<HashMap<String, Arc<Community>>>>>;
+
+/// How delivery behaves.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Rows a worker claims at once.
+    pub batch: u32,
+    /// How long a claim holds its rows. Only another process could take them over after
+    /// that; one process never claims a queue twice at once.
+    pub lease: TimeDelta,
+    pub retry: RetryPolicy,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            batch: 64,
+            lease: TimeDelta::minutes(10),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// What the workers share.
+pub struct Shared<S> {
+    pub store: S,
+    pub clock: Arc<dyn Clock>,
+    pub communities: Communities,
+    pub metrics: Arc<Metrics>,
+    pub settings: Settings,
+    /// Turns true when the daemon stops taking work.
+    pub stopping: watch::Receiver<bool>,
+}
+
+type ClaimReply = oneshot::Sender<Result<(Vec<OutboxRow>, Option<DateTime<Utc>>), String>>;
+
+enum Job {
+    Claim {
+        queue: Queue,
+        reply: ClaimReply,
+    },
+    Settle {
+        lease: Lease,
+        outcome: Outcome,
+        reply: oneshot::Sender<bool>,
+    },
+}
+
+/// The most jobs in one store round.
+const DESK_ROUND: usize = 4096;
+
+/// The workers of every queue, started the first time their queue has something due.
+pub struct Delivery<S> {
+    shared: Arc<Shared<S>>,
+    desk: Mutex<Option<mpsc::UnboundedSender<Job>>>,
+    workers: Mutex<HashMap<Queue, mpsc::UnboundedSender<DateTime<Utc>>>>,
+    tasks: Mutex<JoinSet<()>>,
+    desk_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl<S: Store + Clone + 'static> Delivery<S> {
+    pub fn start(shared: Shared<S>) -> Arc<Delivery<S>> {
+        let shared = Arc::new(shared);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let desk_task = tokio::spawn(desk(shared.clone(), rx));
+        Arc::new(Delivery {
+            shared,
+            desk: Mutex::new(Some(tx)),
+            workers: Mutex::new(HashMap::new()),
+            tasks: Mutex::new(JoinSet::new()),
+            desk_task: Mutex::new(Some(desk_task)),
+        })
+    }
+
+    /// Tells the worker of `queue` that a row is due at `at`, starting it if needed.
+    pub fn wake(&self, queue: &Queue, at: DateTime<Utc>) {
+        let mut workers = self.workers.lock().expect("workers lock");
+        if let Some(tx) = workers.get(queue)
+            && tx.send(at).is_ok()
+        {
+            return;
+        }
+        let Some(desk) = self.desk.lock().expect("desk lock").clone() else {
+            return;
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _ = tx.send(at);
+        workers.insert(queue.clone(), tx);
+        let worker = Worker {
+            queue: queue.clone(),
+            shared: self.shared.clone(),
+            desk,
+            wake: rx,
+            pace: None,
+            next_due: None,
+        };
+        self.tasks.lock().expect("tasks lock").spawn(worker.run());
+    }
+
+    /// How many queues have a worker.
+    pub fn workers(&self) -> usize {
+        self.workers.lock().expect("workers lock").len()
+    }
+
+    /// Waits for every worker to finish its send in flight and hand back the rest (the
+    /// `stopping` signal must have been given), then for the desk to write the last
+    /// outcomes.
+    pub async fn finish(&self) {
+        self.workers.lock().expect("workers lock").clear();
+        let mut tasks = std::mem::take(&mut *self.tasks.lock().expect("tasks lock"));
+        while tasks.join_next().await.is_some() {}
+        // The desk ends once the last sender is gone: the workers' went with them.
+        self.desk.lock().expect("desk lock").take();
+        let handle = self.desk_task.lock().expect("desk lock").take();
+        if let Some(handle) = handle {
+            let _ = handle.await;
+        }
+    }
+}
+
+/// Runs claims and settles against the store in rounds.
+async fn desk<S: Store>(shared: Arc<Shared<S>>, mut rx: mpsc::UnboundedReceiver<Job>) {
+    let mut jobs = Vec::new();
+    while rx.recv_many(&mut jobs, DESK_ROUND).await > 0 {
+        let now = shared.clock.now();
+        let mut settles = Vec::new();
+        let mut settle_replies = Vec::new();
+        let mut claims = Vec::new();
+        let mut claim_replies = Vec::new();
+        for job in jobs.drain(..) {
+            match job {
+                Job::Settle {
+                    lease,
+                    outcome,
+                    reply,
+                } => {
+                    settles.push((lease, outcome));
+                    settle_replies.push(reply);
+                }
+                Job::Claim { queue, reply } => {
+                    claims.push(queue);
+                    claim_replies.push(reply);
+                }
+            }
+        }
+        // Settles first: a queue's claim must see its previous batch settled.
+        if !settles.is_empty() {
+            match shared.store.settle(&settles, now).await {
+                Ok(done) => {
+                    for (reply, ok) in settle_replies.into_iter().zip(done) {
+                        let _ = reply.send(ok);
+                    }
+                }
+                Err(e) => {
+                    // The rows stay under lease; the next start sends them again.
+                    tracing::error!(error = %e, rows = settles.len(), "could not record send results");
+                    for reply in settle_replies {
+                        let _ = reply.send(false);
+                    }
+                }
+            }
+        }
+        if !claims.is_empty() {
+            let lease = shared.settings.lease;
+            match shared
+                .store
+                .claim_queues(&claims, shared.settings.batch, now, lease)
+                .await
+            {
+                Ok(claimed) => {
+                    let mut by_queue: HashMap<(String, String), Vec<OutboxRow>> = HashMap::new();
+                    for row in claimed.rows {
+                        by_queue
+                            .entry((row.community.clone(), row.channel.clone()))
+                            .or_default()
+                            .push(row);
+                    }
+                    for ((queue, reply), next) in
+                        claims.into_iter().zip(claim_replies).zip(claimed.next_due)
+                    {
+                        let rows = by_queue
+                            .remove(&(queue.community, queue.channel))
+                            .unwrap_or_default();
+                        let _ = reply.send(Ok((rows, next)));
+                    }
+                }
+                Err(e) => {
+                    let e = e.to_string();
+                    for reply in claim_replies {
+                        let _ = reply.send(Err(e.clone()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+struct Worker<S> {
+    queue: Queue,
+    shared: Arc<Shared<S>>,
+    desk: mpsc::UnboundedSender<Job>,
+    wake: mpsc::UnboundedReceiver<DateTime<Utc>>,
+    pace: Option<Pace>,
+    next_due: Option<DateTime<Utc>>,
+}
+
+/// How long a worker waits before asking the store again after it failed.
+const STORE_PAUSE: TimeDelta = TimeDelta::seconds(1);
+
+impl<S: Store> Worker<S> {
+    async fn run(mut self) {
+        let mut stopping = self.shared.stopping.clone();
+        loop {
+            if *stopping.borrow() {
+                return;
+            }
+            let now = self.shared.clock.now();
+            match self.next_due {
+                Some(due) if due <= now => {}
+                due => {
+                    let sleep = due.map(|d| self.shared.clock.sleep_until(d));
+                    tokio::select! {
+                        _ = stopping.changed() => {}
+                        woken = self.wake.recv() => match woken {
+                            Some(at) => self.note_due(at),
+                            None => return,
+                        },
+                        _ = async { match sleep { Some(s) => s.await, None => std::future::pending().await } } => {}
+                    }
+                    continue;
+                }
+            }
+            // Whatever was announced until now is covered by this claim.
+            while let Ok(at) = self.wake.try_recv() {
+                self.note_due(at);
+            }
+            self.next_due = None;
+            let (reply, answer) = oneshot::channel();
+            let asked = self.desk.send(Job::Claim {
+                queue: self.queue.clone(),
+                reply,
+            });
+            let claimed = match asked {
+                Ok(()) => answer
+                    .await
+                    .unwrap_or_else(|_| Err("the desk stopped".into())),
+                Err(_) => return,
+            };
+            match claimed {
+                Ok((rows, head)) => {
+                    self.next_due = head;
+                    if !rows.is_empty() {
+                        self.deliver(rows).await;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(community = %self.queue.community, channel = %self.queue.channel, error = %e, "could not claim due fires");
+                    self.note_due(now + STORE_PAUSE);
+                }
+            }
+        }
+    }
+
+    fn note_due(&mut self, at: DateTime<Utc>) {
+        self.next_due = Some(self.next_due.map_or(at, |d| d.min(at)));
+    }
+
+    /// Sends claimed rows in order; answers when every outcome is recorded.
+    async fn deliver(&mut self, rows: Vec<OutboxRow>) {
+        let community = self
+            .shared
+            .communities
+            .read()
+            .expect("communities lock")
+            .get(&self.queue.community)
+            .cloned();
+        let route = community
+            .as_ref()
+            .and_then(|c| c.routes.get(&self.queue.channel).cloned());
+        let mut settled = Vec::with_capacity(rows.len());
+        let Some((community, route)) = community.zip(route) else {
+            let error = format!(
+                "channel `{}` of community `{}` is no longer in any loaded playbook",
+                self.queue.channel, self.queue.community
+            );
+            for row in &rows {
+                tracing::error!(key = %row.key, %error, "dead-lettered");
+                self.shared.metrics.attempt(
+                    &self.queue.community,
+                    &self.queue.channel,
+                    Attempt::Dead,
+                );
+                settled.push(self.settle(
+                    row.lease(),
+                    Outcome::Dead {
+                        error: error.clone(),
+                        parts_sent: row.parts_sent,
+                    },
+                ));
+            }
+            wait_all(settled).await;
+            return;
+        };
+        match (&self.pace, route.limit) {
+            (_, None) => self.pace = None,
+            (Some(p), Some(limit))
+                if p.limit().0 == limit.count.max(1) as usize
+                    && p.limit().1.num_seconds() == i64::from(limit.per_secs.max(1)) => {}
+            (_, Some(limit)) => self.pace = Some(Pace::new(limit, route.burst)),
+        }
+        let mut stopping = self.shared.stopping.clone();
+        let mut rows = rows.into_iter();
+        while let Some(row) = rows.next() {
+            // Pace, unless stopping: then hand back what is not sent yet.
+            let mut stop = *stopping.borrow();
+            if !stop && let Some(pace) = &self.pace {
+                let free = pace.next_free(self.shared.clock.now());
+                if free > self.shared.clock.now() {
+                    tokio::select! {
+                        _ = stopping.changed() => stop = true,
+                        _ = self.shared.clock.sleep_until(free) => {}
+                    }
+                }
+            }
+            if stop {
+                settled.push(self.settle(row.lease(), Outcome::Release));
+                for rest in rows.by_ref() {
+                    settled.push(self.settle(rest.lease(), Outcome::Release));
+                }
+                break;
+            }
+            let started = self.shared.clock.now();
+            if let Some(pace) = &mut self.pace {
+                pace.take(started);
+            }
+            let message = Outgoing {
+                text: row.body.clone(),
+                key: row.key.clone(),
+                source: row.source.clone(),
+                at: row.scheduled_at,
+                community_id: row.community.clone(),
+                community_name: community.playbook.community.name.clone(),
+                parts_sent: row.parts_sent as usize,
+            };
+            let outcome = route.channel.send(&message).await;
+            let now = self.shared.clock.now();
+            let (community_id, channel) = (&self.queue.community, &self.queue.channel);
+            match outcome {
+                SendOutcome::Sent { answer, .. } => {
+                    self.shared
+                        .metrics
+                        .attempt(community_id, channel, Attempt::Sent);
+                    let late = (now - row.scheduled_at).num_microseconds().unwrap_or(0);
+                    self.shared.metrics.lateness(late.max(0) as f64 / 1e6);
+                    tracing::info!(key = %row.key, attempt = row.attempts, "sent");
+                    settled.push(self.settle(
+                        row.lease(),
+                        Outcome::Sent {
+                            answer: answer.to_string(),
+                        },
+                    ));
+                }
+                SendOutcome::Retry {
+                    after,
+                    reason,
+                    parts_sent,
+                    ..
+                } if !self.shared.settings.retry.exhausted(row.attempts) => {
+                    let at =
+                        self.shared
+                            .settings
+                            .retry
+                            .next_attempt(row.attempts, &row.key, after, now);
+                    self.shared
+                        .metrics
+                        .attempt(community_id, channel, Attempt::Retry);
+                    tracing::warn!(key = %row.key, attempt = row.attempts, retry_at = %at.to_rfc3339(), error = %reason, "send failed, will retry");
+                    settled.push(self.settle(
+                        row.lease(),
+                        Outcome::Retry {
+                            at,
+                            error: reason,
+                            parts_sent: parts_sent as u32,
+                        },
+                    ));
+                    // Nothing overtakes it: the rest wait behind it.
+                    for rest in rows.by_ref() {
+                        settled.push(self.settle(rest.lease(), Outcome::Release));
+                    }
+                    self.note_due(at);
+                    break;
+                }
+                SendOutcome::Retry {
+                    reason, parts_sent, ..
+                }
+                | SendOutcome::Permanent {
+                    reason, parts_sent, ..
+                } => {
+                    let error =
+                        if self.shared.settings.retry.exhausted(row.attempts) && row.attempts > 1 {
+                            format!("gave up after {} attempts: {reason}", row.attempts)
+                        } else {
+                            reason
+                        };
+                    self.shared
+                        .metrics
+                        .attempt(community_id, channel, Attempt::Dead);
+                    tracing::error!(key = %row.key, attempt = row.attempts, %error, "dead-lettered");
+                    settled.push(self.settle(
+                        row.lease(),
+                        Outcome::Dead {
+                            error,
+                            parts_sent: parts_sent as u32,
+                        },
+                    ));
+                }
+            }
+        }
+        wait_all(settled).await;
+    }
+
+    fn settle(&self, lease: Lease, outcome: Outcome) -> oneshot::Receiver<bool> {
+        let (reply, answer) = oneshot::channel();
+        let _ = self.desk.send(Job::Settle {
+            lease,
+            outcome,
+            reply,
+        });
+        answer
+    }
+}
+
+async fn wait_all(answers: Vec<oneshot::Receiver<bool>>) {
+    for a in answers {
+        let _ = a.await;
+    }
+}
