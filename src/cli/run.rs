@@ -81,7 +81,7 @@ pub fn run(args: Args) -> ExitCode {
         return usage("--speed must be a positive number");
     }
     let clock: Arc<dyn Clock> = match (&args.start_at, args.speed) {
-        (None, s) if s == 1.0 => Arc::new(SystemClock),
+        (None, 1.0) => Arc::new(SystemClock),
         (start, speed) => {
             let start = match start.as_deref().map(DateTime::parse_from_rfc3339) {
                 None => Utc::now(),
