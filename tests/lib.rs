@@ -7,6 +7,7 @@ mod bad_input;
 mod channel;
 mod init;
 mod plan;
+mod queues;
 mod render;
 mod schema;
 mod send;
