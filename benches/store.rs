@@ -25,6 +25,7 @@ fn fire(n: u64) -> NewFire {
         scheduled_at: t0(),
         grace: TimeDelta::minutes(10),
         body: "早上好！今天的话题：复盘本周的打卡，说说你最大的收获。".into(),
+        problem: None,
     }
 }
 

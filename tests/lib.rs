@@ -9,6 +9,7 @@ mod init;
 mod plan;
 mod queues;
 mod render;
+mod run;
 mod schema;
 mod send;
 mod store;

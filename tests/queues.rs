@@ -32,6 +32,7 @@ fn fire(community: &str, channel: &str, key: &str, at: DateTime<Utc>) -> NewFire
         scheduled_at: at,
         grace: mins(10),
         body: format!("早上好 {key}"),
+        problem: None,
     }
 }
 
@@ -267,4 +268,49 @@ async fn marks_of_many_communities_are_written_together_and_never_move_back() {
     .unwrap();
     assert_eq!(s.last_run("club").await.unwrap(), Some(t0()));
     assert_eq!(s.last_run("camp").await.unwrap(), Some(t0() + mins(2)));
+}
+
+#[tokio::test]
+async fn a_fire_that_cannot_render_is_recorded_dead_not_lost() {
+    let (_dir, s) = fresh().await;
+    let mut broken = fire("club", "group", "broken", t0());
+    broken.problem = Some("could not render: template `morning`: undefined value".into());
+    let done = s.record_fires(&[broken], t0()).await.unwrap();
+    assert!(matches!(done[0], store::Recorded::Dead { .. }), "{done:?}");
+    let row = s.find("broken").await.unwrap().unwrap();
+    assert_eq!(row.state, State::DeadLettered);
+    assert_eq!(
+        row.last_error.as_deref(),
+        Some("could not render: template `morning`: undefined value")
+    );
+    // Never claimed.
+    let claimed = s
+        .claim_queues(&[queue("club", "group")], 10, t0(), mins(10))
+        .await
+        .unwrap();
+    assert!(claimed.rows.is_empty());
+}
+
+#[tokio::test]
+async fn pruning_drops_old_finished_rows_only() {
+    let (_dir, s) = fresh().await;
+    s.record_fires(
+        &[
+            fire("club", "group", "old-missed", t0() - TimeDelta::days(100)),
+            fire("club", "group", "old-pending", t0() - mins(1)),
+        ],
+        t0(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.find("old-missed").await.unwrap().unwrap().state,
+        State::Missed
+    );
+    // Rows changed less than a day ago stay; the one recorded at t0 is older than that
+    // at t0 + 2 days, but only finished rows go.
+    assert_eq!(s.prune(t0() - TimeDelta::days(1)).await.unwrap(), 0);
+    assert_eq!(s.prune(t0() + TimeDelta::days(2)).await.unwrap(), 1);
+    assert!(s.find("old-missed").await.unwrap().is_none());
+    assert!(s.find("old-pending").await.unwrap().is_some());
 }

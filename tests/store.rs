@@ -50,6 +50,7 @@ fn fire(key: &str, channel: &str, at: DateTime<Utc>) -> NewFire {
         scheduled_at: at,
         grace: mins(10),
         body: format!("早上好 {key}"),
+        problem: None,
     }
 }
 

@@ -82,3 +82,35 @@ pub fn time_option(flag: &str, value: Option<&str>, tz: Tz) -> Result<DateTime<U
         None => Ok(now()),
     }
 }
+
+/// Opens the store at `url` for a command that reads or adjusts it, refusing to create one:
+/// a mistyped path must not look like an empty store. Exit 2 when it does not exist, 1 when
+/// it cannot be opened.
+pub fn open_existing_store(
+    rt: &tokio::runtime::Runtime,
+    url: &str,
+) -> Result<crate::store::AnyStore, ExitCode> {
+    use crate::store::{self, StoreUrl};
+    match StoreUrl::parse(url) {
+        Ok(StoreUrl::Sqlite { path }) if !path.exists() => {
+            return Err(usage(&format!(
+                "no store at {}: nothing has run with it yet (give --store URL)",
+                path.display()
+            )));
+        }
+        Err(e) => return Err(usage(&e.to_string())),
+        Ok(_) => {}
+    }
+    rt.block_on(store::open(url)).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(1)
+    })
+}
+
+/// A runtime for commands that only talk to the store.
+pub fn small_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| usage(&format!("cannot start: {e}")))
+}

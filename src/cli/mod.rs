@@ -1,5 +1,6 @@
 //! The command line: one file per command, all thin over the library.
 
+mod assist;
 mod common;
 mod explain;
 mod init;
@@ -28,6 +29,7 @@ pub enum Command {
     Plan(plan::Args),
     Run(run::Args),
     Send(send::Args),
+    Assist(assist::Args),
     Schema(schema::Args),
     Explain(explain::Args),
 }
@@ -41,6 +43,7 @@ pub fn main() -> ExitCode {
         Command::Plan(args) => plan::run(args),
         Command::Run(args) => run::run(args),
         Command::Send(args) => send::run(args),
+        Command::Assist(args) => assist::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Explain(args) => explain::run(args),
     }

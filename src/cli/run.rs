@@ -59,6 +59,9 @@ pub struct Args {
     /// Rehearse: run the clock this many times faster than real time.
     #[arg(long, default_value_t = 1.0)]
     pub speed: f64,
+    /// Days finished outbox rows (sent, missed, dead-lettered) are kept.
+    #[arg(long, default_value_t = 90)]
+    pub keep_days: u32,
     /// Do not watch the files for changes (SIGHUP still reloads).
     #[arg(long)]
     pub no_watch: bool,
@@ -129,6 +132,7 @@ pub fn run(args: Args) -> ExitCode {
         },
         lookahead: TimeDelta::seconds(i64::from(args.lookahead.max(2))),
         watch: !args.no_watch,
+        keep: TimeDelta::days(i64::from(args.keep_days.max(1))),
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

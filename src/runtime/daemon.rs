@@ -28,6 +28,8 @@ pub struct Config {
     pub lookahead: TimeDelta,
     /// Reload when a playbook file changes (SIGHUP reloads in any case).
     pub watch: bool,
+    /// How long finished outbox rows are kept; older ones are pruned once a day.
+    pub keep: TimeDelta,
 }
 
 /// What the daemon is told from outside: signals, file changes.
@@ -214,9 +216,18 @@ pub async fn run(
         health,
     };
     let every = daemon.scheduler.lookahead / 2;
+    let mut pruned_at: Option<chrono::DateTime<chrono::Utc>> = None;
     loop {
         let now = clock.now();
         daemon.health.tick(now);
+        if pruned_at.is_none_or(|at| now - at >= TimeDelta::days(1)) {
+            pruned_at = Some(now);
+            match daemon.store.prune(now - daemon.config.keep).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rows = n, "pruned finished outbox rows"),
+                Err(e) => tracing::warn!(error = %e, "could not prune the outbox"),
+            }
+        }
         if let Ok(c) = daemon.store.counts_by_state().await {
             daemon.metrics.set_queue_depth(c.queued());
         }

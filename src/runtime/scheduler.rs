@@ -113,6 +113,14 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
                     written += 1;
                     tracing::warn!(key = %fire.key, scheduled = %fire.scheduled_at.to_rfc3339(), "missed: later than its grace");
                 }
+                Recorded::Dead { .. } => {
+                    written += 1;
+                    self.metrics.attempt(
+                        &fire.community,
+                        &fire.channel,
+                        super::metrics::Attempt::Dead,
+                    );
+                }
                 Recorded::AlreadyRecorded => {}
             }
         }
@@ -146,18 +154,20 @@ fn compose_window(
         return;
     }
     // Compiled only when something fires: most communities have nothing in a window.
-    let engine = match Engine::new(&c.playbook) {
-        Ok(e) => e,
-        Err(e) => {
-            tracing::error!(community = %c.id(), error = %e, "templates do not compile; fires not recorded");
-            return;
-        }
-    };
+    let engine = Engine::new(&c.playbook);
     for fire in planned {
-        match c.compose(&engine, fire) {
+        let body = match &engine {
+            Ok(engine) => c.compose(engine, fire),
+            Err(e) => Err(e.clone()),
+        };
+        match body {
             Ok(body) => out.push(NewFire::from_fire(fire, body)),
             Err(e) => {
-                tracing::error!(key = %fire.key(), error = %e, "could not render; fire not recorded")
+                // Recorded dead-lettered, so `status` shows it rather than it vanishing.
+                tracing::error!(key = %fire.key(), error = %e, "could not render; dead-lettered");
+                let mut dead = NewFire::from_fire(fire, String::new());
+                dead.problem = Some(format!("could not render: {e}"));
+                out.push(dead);
             }
         }
     }

@@ -62,6 +62,9 @@ pub struct NewFire {
     pub grace: TimeDelta,
     /// The rendered text or payload, exactly what the channel is given.
     pub body: String,
+    /// Why it cannot be sent at all (its template failed to render): it is recorded
+    /// dead-lettered with this as its error, so `status` shows it instead of it vanishing.
+    pub problem: Option<String>,
 }
 
 impl NewFire {
@@ -82,6 +85,7 @@ impl NewFire {
             scheduled_at: fire.at,
             grace: fire.grace.to_chrono(),
             body,
+            problem: None,
         }
     }
 
@@ -99,6 +103,8 @@ pub enum Recorded {
     Pending { id: i64 },
     /// A new row, already too late to send: recorded as missed.
     Missed { id: i64 },
+    /// A new row that cannot be sent (it has a problem): recorded dead-lettered.
+    Dead { id: i64 },
     /// The key was already in the outbox; nothing changed.
     AlreadyRecorded,
 }
@@ -466,6 +472,10 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
+    /// Deletes finished rows (sent, missed, dead-lettered) last changed before `before`,
+    /// so the outbox of a daemon left running for months stays small. Answers how many.
+    fn prune(&self, before: DateTime<Utc>) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
     fn counts_by_state(&self) -> impl Future<Output = Result<Counts, StoreError>> + Send;
 
     /// The next rows to go out (pending, retrying, sending), soonest first.
@@ -613,6 +623,12 @@ impl Store for AnyStore {
     async fn mark_missed(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
         match self {
             AnyStore::Sqlite(s) => s.mark_missed(now).await,
+        }
+    }
+
+    async fn prune(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.prune(before).await,
         }
     }
 

@@ -306,10 +306,12 @@ impl Store for SqliteStore {
             let mut insert = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO outbox (fire_key, community, source, channel, template, body, \
                  scheduled_at, grace_ms, state, next_attempt_at, recorded_at, updated_at, \
-                 assist_for) ",
+                 assist_for, last_error) ",
             );
             insert.push_values(chunk, |mut row, fire| {
-                let state = if fire.is_past_grace(now) {
+                let state = if fire.problem.is_some() {
+                    State::DeadLettered
+                } else if fire.is_past_grace(now) {
                     State::Missed
                 } else {
                     State::Pending
@@ -326,7 +328,8 @@ impl Store for SqliteStore {
                     .push_bind(millis(fire.scheduled_at))
                     .push_bind(millis(now))
                     .push_bind(millis(now))
-                    .push_bind(fire.assist_for.clone());
+                    .push_bind(fire.assist_for.clone())
+                    .push_bind(fire.problem.clone());
             });
             // Rows are inserted in order, so of two equal keys in one batch the first wins.
             insert.push(" ON CONFLICT (fire_key) DO NOTHING RETURNING fire_key, id");
@@ -342,6 +345,7 @@ impl Store for SqliteStore {
             .iter()
             .map(|fire| match created.remove(&fire.key) {
                 None => Recorded::AlreadyRecorded,
+                Some(id) if fire.problem.is_some() => Recorded::Dead { id },
                 Some(id) if fire.is_past_grace(now) => Recorded::Missed { id },
                 Some(id) => Recorded::Pending { id },
             })
@@ -480,6 +484,18 @@ impl Store for SqliteStore {
         .execute(&self.writer)
         .await
         .map_err(StoreError::db("marking missed fires"))?;
+        Ok(result.rows_affected())
+    }
+
+    async fn prune(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let result = sqlx::query(
+            "DELETE FROM outbox WHERE state IN ('sent', 'missed', 'dead_lettered') \
+             AND updated_at < ?1",
+        )
+        .bind(millis(before))
+        .execute(&self.writer)
+        .await
+        .map_err(StoreError::db("pruning old rows"))?;
         Ok(result.rows_affected())
     }
 

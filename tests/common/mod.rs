@@ -49,3 +49,117 @@ where
         stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
     }
 }
+
+/// A `drumbeat` process left running (the daemon), with its output collected in files.
+pub struct Running {
+    pub child: std::process::Child,
+    stdout: PathBuf,
+    stderr: PathBuf,
+}
+
+/// Starts `drumbeat` with `args` in `dir` and the same fixed environment as [`drumbeat`],
+/// plus `env`.
+pub fn spawn_in<I, S>(dir: &Path, args: I, env: &[(&str, &str)]) -> Running
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let stamp = format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    );
+    let stdout = dir.join(format!(".drumbeat-{stamp}.out"));
+    let stderr = dir.join(format!(".drumbeat-{stamp}.err"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_drumbeat"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("TZ", "UTC")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&stdout).expect("stdout file"))
+        .stderr(std::fs::File::create(&stderr).expect("stderr file"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().expect("drumbeat starts");
+    Running {
+        child,
+        stdout,
+        stderr,
+    }
+}
+
+impl Running {
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.stdout).unwrap_or_default()
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Waits (up to a generous real-time limit) until `check` holds; panics with the
+    /// daemon's output otherwise.
+    pub fn wait_for(&mut self, what: &str, mut check: impl FnMut(&Running) -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::time::Instant::now() < deadline {
+            if check(self) {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                if check(self) {
+                    return;
+                }
+                panic!(
+                    "drumbeat exited ({status}) before {what}\nstdout:\n{}\nstderr:\n{}",
+                    self.stdout(),
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!(
+            "timed out waiting for {what}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+    }
+
+    /// Sends a signal (`TERM`, `HUP`, `KILL`) with the system's `kill`.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// Stops it with SIGTERM and answers its exit code.
+    pub fn stop(mut self) -> (i32, String, String) {
+        self.signal("TERM");
+        let status = self.child.wait().expect("drumbeat exits");
+        (status.code().unwrap_or(-1), self.stdout(), self.stderr())
+    }
+
+    /// Waits for it to exit by itself.
+    pub fn finish(mut self) -> (i32, String, String) {
+        let status = self.child.wait().expect("drumbeat exits");
+        (status.code().unwrap_or(-1), self.stdout(), self.stderr())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.stdout);
+        let _ = std::fs::remove_file(&self.stderr);
+    }
+}

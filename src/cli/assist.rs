@@ -1,0 +1,128 @@
+//! `drumbeat assist list|done` — the to-dos of assisted channels.
+
+use crate::cli::common::{emit, open_existing_store, small_runtime, usage};
+use crate::store::{Confirmed, DEFAULT_URL, Store};
+use chrono::{SecondsFormat, Utc};
+use std::process::ExitCode;
+
+/// To-dos for channels that take no bot posts (`assist: OTHER`).
+///
+/// Messages for such a channel go to OTHER as a to-do for a person. `list` shows the to-dos
+/// delivered and not yet confirmed; `done KEY` confirms that the message of fire KEY was
+/// posted (the key is printed in the to-do), which is what the `assist_done` event does.
+///
+/// Examples:
+///   drumbeat assist list
+///   drumbeat assist done fitness-camp/content/checkin-reminder/private/20261201T130000Z
+#[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    #[command(subcommand)]
+    pub action: Action,
+    /// The store the daemon runs with.
+    #[arg(long, global = true, default_value = DEFAULT_URL)]
+    pub store: String,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Action {
+    /// To-dos delivered and waiting for confirmation, oldest first.
+    List {
+        /// `table` for people, `json` for scripts.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Confirm that the message of fire KEY was posted.
+    Done { key: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+/// The most to-dos listed.
+const LIST_LIMIT: u32 = 1000;
+
+pub fn run(args: Args) -> ExitCode {
+    let rt = match small_runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let store = match open_existing_store(&rt, &args.store) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    match args.action {
+        Action::List { format } => {
+            let rows = match rt.block_on(store.unconfirmed(LIST_LIMIT)) {
+                Ok(rows) => rows,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            let at = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
+            match format {
+                Format::Json => {
+                    let items: Vec<serde_json::Value> = rows
+                        .iter()
+                        .map(|r| {
+                            serde_json::json!({
+                                "key": r.key,
+                                "community": r.community,
+                                "channel": r.assist_for,
+                                "to_do_channel": r.channel,
+                                "scheduled_at": at(r.scheduled_at),
+                                "delivered_at": r.sent_at.map(at),
+                            })
+                        })
+                        .collect();
+                    emit(&format!(
+                        "{}\n",
+                        serde_json::to_string_pretty(&items).unwrap_or_default()
+                    ));
+                }
+                Format::Table if rows.is_empty() => emit("no to-dos waiting for confirmation\n"),
+                Format::Table => {
+                    let mut out = format!("{} to-dos waiting for confirmation\n", rows.len());
+                    for r in &rows {
+                        out.push_str(&format!(
+                            "  {}  {} · {} (to-do via {})  {}\n",
+                            at(r.scheduled_at),
+                            r.community,
+                            r.assist_for.as_deref().unwrap_or("?"),
+                            r.channel,
+                            r.key
+                        ));
+                    }
+                    emit(&out);
+                }
+            }
+            rt.block_on(store.close());
+            ExitCode::SUCCESS
+        }
+        Action::Done { key } => {
+            let answer = rt.block_on(store.confirm(&key, Utc::now()));
+            rt.block_on(store.close());
+            match answer {
+                Ok(Confirmed::Done) => {
+                    emit(&format!("confirmed: {key}\n"));
+                    ExitCode::SUCCESS
+                }
+                Ok(Confirmed::Already) => {
+                    emit(&format!("already confirmed: {key}\n"));
+                    ExitCode::SUCCESS
+                }
+                Ok(Confirmed::Unknown) => usage(&format!(
+                    "no to-do has the key `{key}` (see `drumbeat assist list`)"
+                )),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}

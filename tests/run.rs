@@ -1,0 +1,164 @@
+//! Specs for `drumbeat run` as a command (the reliability specs are in daemon.rs), and
+//! for `drumbeat assist`. Every run sets its clock with --start-at, so nothing depends on
+//! today's date.
+
+use crate::common::{drumbeat_in, spawn_in};
+use std::path::Path;
+
+const TEA_CLUB: &str = r#"version: 1
+community:
+  id: tea-club
+  name: 茶友会
+  kind: service
+  timezone: Asia/Shanghai
+  locale: zh-CN
+channels:
+  group: CHANNEL
+content:
+  slots:
+    - { id: morning, at: "08:00", template: morning }
+templates:
+  morning: "早上好，{{ community.name }}！今天是 {{ now | date }}。"
+"#;
+
+fn write_playbook(dir: &Path, channel: &str) -> String {
+    let path = dir.join("tea-club.yaml");
+    std::fs::write(&path, TEA_CLUB.replace("CHANNEL", channel)).unwrap();
+    path.display().to_string()
+}
+
+/// Two minutes before the morning slot, with the clock running 60 times faster.
+const REHEARSAL: [&str; 4] = ["--start-at", "2026-12-01T07:59:58+08:00", "--speed", "60"];
+
+#[test]
+fn a_dry_run_prints_each_message_at_its_time_and_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let playbook = write_playbook(dir.path(), r#"{ type: wecom, webhook: "${TEA_WEBHOOK}" }"#);
+    let mut daemon = spawn_in(
+        dir.path(),
+        ["run", "--dry-run", "--no-watch", &playbook]
+            .into_iter()
+            .chain(REHEARSAL),
+        &[],
+    );
+    daemon.wait_for("the morning message", |d| d.stdout().contains("早上好"));
+    let (code, stdout, stderr) = daemon.stop();
+    assert_eq!(code, 0, "{stderr}");
+    // The dry run needs no secret, and prints exactly what the channel would get.
+    assert_eq!(
+        stdout,
+        "── tea-club · content/morning · 2026-12-01T00:00:00Z · tea-club/content/morning/group/20261201T000000Z\n\
+         早上好，茶友会！今天是 12月1日。\n"
+    );
+    assert!(stderr.contains("stopped"), "{stderr}");
+    // Its state is kept apart from the real store's.
+    assert!(dir.path().join("drumbeat-dry-run.db").exists());
+    assert!(!dir.path().join("drumbeat.db").exists());
+}
+
+#[test]
+fn a_missing_secret_stops_start_up_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let playbook = write_playbook(dir.path(), r#"{ type: wecom, webhook: "${TEA_WEBHOOK}" }"#);
+    let out = drumbeat_in(dir.path(), ["run", "--no-watch", &playbook]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("TEA_WEBHOOK"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("channels could not be set up, so nothing was started"),
+        "{}",
+        out.stderr
+    );
+    assert!(!dir.path().join("drumbeat.db").exists());
+}
+
+#[test]
+fn an_invalid_playbook_is_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let playbook = write_playbook(dir.path(), "{ type: pigeon }");
+    let out = drumbeat_in(dir.path(), ["run", "--no-watch", &playbook]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("pigeon"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("the playbooks have errors, so nothing was started"),
+        "{}",
+        out.stderr
+    );
+    assert!(!dir.path().join("drumbeat.db").exists());
+}
+
+#[test]
+fn an_assisted_channel_gets_a_to_do_that_a_person_confirms() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = TEA_CLUB
+        .replace(
+            "  group: CHANNEL",
+            "  group: { type: console, assist: helpers }\n  helpers: { type: file, path: todo.jsonl }\ndefault_channel: group",
+        );
+    std::fs::write(dir.path().join("tea-club.yaml"), text).unwrap();
+    let mut daemon = spawn_in(
+        dir.path(),
+        ["run", "--no-watch", "tea-club.yaml"]
+            .into_iter()
+            .chain(REHEARSAL),
+        &[],
+    );
+    let todo = dir.path().join("todo.jsonl");
+    daemon.wait_for("the to-do", |_| {
+        std::fs::read_to_string(&todo).is_ok_and(|t| t.ends_with('\n'))
+    });
+    let (code, _, stderr) = daemon.stop();
+    assert_eq!(code, 0, "{stderr}");
+    let line: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&todo).unwrap().trim()).unwrap();
+    let key = "tea-club/content/morning/group/20261201T000000Z";
+    assert_eq!(line["key"], key);
+    assert_eq!(
+        line["message"],
+        format!(
+            "【待发布】请在 12-01 08:00（最迟 08:10）到「茶友会」的 group 手动发布以下内容：\n\n\
+             早上好，茶友会！今天是 12月1日。\n\n发布后请确认（assist_done，fire: {key}）。"
+        )
+    );
+
+    let listed = drumbeat_in(dir.path(), ["assist", "list"]);
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    assert_eq!(
+        listed.stdout,
+        format!(
+            "1 to-dos waiting for confirmation\n  2026-12-01T00:00:00Z  tea-club · group (to-do via helpers)  {key}\n"
+        )
+    );
+    let done = drumbeat_in(dir.path(), ["assist", "done", key]);
+    assert_eq!(
+        (done.code, done.stdout.as_str()),
+        (0, format!("confirmed: {key}\n").as_str())
+    );
+    let again = drumbeat_in(dir.path(), ["assist", "done", key]);
+    assert_eq!(again.stdout, format!("already confirmed: {key}\n"));
+    let unknown = drumbeat_in(dir.path(), ["assist", "done", "tea-club/nothing"]);
+    assert_eq!(unknown.code, 2);
+    assert!(
+        unknown.stderr.contains("no to-do has the key"),
+        "{}",
+        unknown.stderr
+    );
+    let listed = drumbeat_in(dir.path(), ["assist", "list"]);
+    assert_eq!(listed.stdout, "no to-dos waiting for confirmation\n");
+}
+
+#[test]
+fn assist_refuses_a_store_that_does_not_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = drumbeat_in(
+        dir.path(),
+        ["assist", "list", "--store", "sqlite://./nowhere.db"],
+    );
+    assert_eq!(out.code, 2);
+    assert_eq!(
+        out.stderr,
+        "error: no store at ./nowhere.db: nothing has run with it yet (give --store URL)\n"
+    );
+    assert!(!dir.path().join("nowhere.db").exists());
+}
