@@ -51,9 +51,45 @@ fn a_dry_run_prints_each_message_at_its_time_and_stops_cleanly() {
          早上好，茶友会！今天是 12月1日。\n"
     );
     assert!(stderr.contains("stopped"), "{stderr}");
-    // Its state is kept apart from the real store's.
-    assert!(dir.path().join("drumbeat-dry-run.db").exists());
-    assert!(!dir.path().join("drumbeat.db").exists());
+    // A rehearsal keeps no state unless given a store.
+    let files: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".db"))
+        .collect();
+    assert!(files.is_empty(), "{files:?}");
+}
+
+#[test]
+fn a_rehearsal_of_a_day_stops_by_itself_at_stop_at() {
+    let dir = tempfile::tempdir().unwrap();
+    let playbook = write_playbook(dir.path(), "{ type: console }");
+    let daemon = spawn_in(
+        dir.path(),
+        [
+            "run",
+            "--no-watch",
+            "--stop-at",
+            "2026-12-02T07:59:00+08:00",
+            "--speed",
+            "60000",
+            "--start-at",
+            "2026-11-30T23:00:00+08:00",
+            &playbook,
+        ],
+        &[],
+    );
+    let (code, stdout, stderr) = daemon.finish();
+    assert_eq!(code, 0, "{stderr}");
+    // The morning of the 1st; the 2nd's comes after the stop and is not planned.
+    let heads: Vec<&str> = stdout.lines().filter(|l| l.starts_with("──")).collect();
+    assert_eq!(
+        heads,
+        [
+            "── tea-club · content/morning · 2026-12-01T00:00:00Z · tea-club/content/morning/group/20261201T000000Z",
+        ]
+    );
 }
 
 #[test]
@@ -99,9 +135,15 @@ fn an_assisted_channel_gets_a_to_do_that_a_person_confirms() {
     std::fs::write(dir.path().join("tea-club.yaml"), text).unwrap();
     let mut daemon = spawn_in(
         dir.path(),
-        ["run", "--no-watch", "tea-club.yaml"]
-            .into_iter()
-            .chain(REHEARSAL),
+        [
+            "run",
+            "--no-watch",
+            "--store",
+            "sqlite://./drumbeat.db",
+            "tea-club.yaml",
+        ]
+        .into_iter()
+        .chain(REHEARSAL),
         &[],
     );
     let todo = dir.path().join("todo.jsonl");

@@ -40,7 +40,7 @@ pub struct Args {
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// Where state is kept [default: sqlite://./drumbeat.db; with --dry-run
-    /// sqlite://./drumbeat-dry-run.db].
+    /// sqlite://./drumbeat-dry-run.db; when rehearsing, a throwaway file].
     #[arg(long)]
     pub store: Option<String>,
     /// Serve GET /healthz and GET /metrics on this address (e.g. 127.0.0.1:9464).
@@ -52,13 +52,16 @@ pub struct Args {
     /// Log lines as text or as JSON objects (on stderr).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-    /// Rehearse: start the clock at this instant (RFC 3339) instead of now. Use a scratch
-    /// --store: fires are recorded as at that time.
+    /// Rehearse: start the clock at this instant (RFC 3339) instead of now. A rehearsal
+    /// keeps its state in a throwaway store unless --store is given.
     #[arg(long)]
     pub start_at: Option<String>,
     /// Rehearse: run the clock this many times faster than real time.
     #[arg(long, default_value_t = 1.0)]
     pub speed: f64,
+    /// Stop gracefully when the clock reaches this instant (RFC 3339).
+    #[arg(long)]
+    pub stop_at: Option<String>,
     /// Days finished outbox rows (sent, missed, dead-lettered) are kept.
     #[arg(long, default_value_t = 90)]
     pub keep_days: u32,
@@ -83,6 +86,17 @@ pub fn run(args: Args) -> ExitCode {
     if !(args.speed.is_finite() && args.speed > 0.0) {
         return usage("--speed must be a positive number");
     }
+    let stop_at = match args.stop_at.as_deref().map(DateTime::parse_from_rfc3339) {
+        None => None,
+        Some(Ok(t)) => Some(t.with_timezone(&Utc)),
+        Some(Err(_)) => {
+            return usage(&format!(
+                "--stop-at `{}` is not an RFC 3339 instant (e.g. 2026-12-01T22:00:00+08:00)",
+                args.stop_at.as_deref().unwrap_or_default()
+            ));
+        }
+    };
+    let rehearsal = args.start_at.is_some() || args.speed != 1.0;
     let clock: Arc<dyn Clock> = match (&args.start_at, args.speed) {
         (None, 1.0) => Arc::new(SystemClock),
         (start, speed) => {
@@ -106,13 +120,15 @@ pub fn run(args: Args) -> ExitCode {
     };
     let now_of = clock.clone();
     options.clock = Arc::new(move || now_of.now());
-    let store_url = args.store.clone().unwrap_or_else(|| {
-        if args.dry_run {
-            DRY_RUN_URL.to_string()
-        } else {
-            DEFAULT_URL.to_string()
-        }
-    });
+    // A rehearsal's fires are not real ones: unless told otherwise they go to a store
+    // of their own that is thrown away at the end.
+    let scratch = (rehearsal && args.store.is_none()).then(Scratch::new);
+    let store_url = match (&args.store, &scratch) {
+        (Some(url), _) => url.clone(),
+        (None, Some(s)) => s.url(),
+        (None, None) if args.dry_run => DRY_RUN_URL.to_string(),
+        (None, None) => DEFAULT_URL.to_string(),
+    };
     let config = Config {
         paths: args.paths,
         store_url,
@@ -133,6 +149,7 @@ pub fn run(args: Args) -> ExitCode {
         lookahead: TimeDelta::seconds(i64::from(args.lookahead.max(2))),
         watch: !args.no_watch,
         keep: TimeDelta::days(i64::from(args.keep_days.max(1))),
+        stop_at,
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -148,6 +165,7 @@ pub fn run(args: Args) -> ExitCode {
         }
         runtime::run(config, rx, tx).await
     });
+    drop(scratch);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
@@ -156,6 +174,36 @@ pub fn run(args: Args) -> ExitCode {
                 Failure::Channels(_) | Failure::NoPlaybooks => 2,
                 Failure::Invalid(_) | Failure::Store(_) | Failure::Start(_) => 1,
             })
+        }
+    }
+}
+
+/// A throwaway store file for a rehearsal, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Scratch {
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        Scratch(std::env::temp_dir().join(format!(
+            "drumbeat-rehearsal-{}-{stamp}.db",
+            std::process::id()
+        )))
+    }
+
+    fn url(&self) -> String {
+        format!("sqlite://{}", self.0.display())
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = self.0.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
         }
     }
 }

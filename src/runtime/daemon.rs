@@ -30,6 +30,8 @@ pub struct Config {
     pub watch: bool,
     /// How long finished outbox rows are kept; older ones are pruned once a day.
     pub keep: TimeDelta,
+    /// Stop by itself when the clock reaches this instant (a rehearsal of one day).
+    pub stop_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// What the daemon is told from outside: signals, file changes.
@@ -167,6 +169,7 @@ pub async fn run(
         metrics.clone(),
         config.lookahead,
     );
+    scheduler.horizon = config.stop_at;
     let server = match config.listen {
         Some(addr) => {
             let listener = tokio::net::TcpListener::bind(addr)
@@ -231,8 +234,15 @@ pub async fn run(
         if let Ok(c) = daemon.store.counts_by_state().await {
             daemon.metrics.set_queue_depth(c.queued());
         }
+        if daemon.config.stop_at.is_some_and(|at| now >= at) {
+            break;
+        }
+        let wake = match daemon.config.stop_at {
+            Some(at) => (now + every).min(at),
+            None => now + every,
+        };
         tokio::select! {
-            _ = clock.sleep_until(now + every) => {}
+            _ = clock.sleep_until(wake) => {}
             c = control.recv() => match c {
                 Some(Control::Reload) => {
                     // Editors write a file in several steps: let them finish.

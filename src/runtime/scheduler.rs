@@ -30,6 +30,8 @@ pub struct Scheduler<S> {
     metrics: Arc<Metrics>,
     /// How far ahead fires are recorded.
     pub lookahead: TimeDelta,
+    /// Nothing at or after this instant is planned (the daemon stops there).
+    pub horizon: Option<DateTime<Utc>>,
     cursors: HashMap<String, DateTime<Utc>>,
 }
 
@@ -47,6 +49,7 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
             delivery,
             metrics,
             lookahead,
+            horizon: None,
             cursors: HashMap::new(),
         }
     }
@@ -71,7 +74,10 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
     /// Records every fire due before `now + lookahead` that is not recorded yet. Answers
     /// how many new rows were written.
     pub async fn tick(&mut self, now: DateTime<Utc>) -> Result<usize, StoreError> {
-        let until = now + self.lookahead;
+        let until = match self.horizon {
+            Some(h) => (now + self.lookahead).min(h),
+            None => now + self.lookahead,
+        };
         let communities = self.communities.read().expect("communities lock").clone();
         let mut fires: Vec<NewFire> = Vec::new();
         let mut marks = Vec::new();
