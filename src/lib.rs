@@ -5,6 +5,7 @@
 
 pub mod channel;
 pub mod cli;
+pub mod events;
 pub mod playbook;
 pub mod runtime;
 pub mod schedule;
