@@ -204,3 +204,35 @@ fn assist_refuses_a_store_that_does_not_exist() {
     );
     assert!(!dir.path().join("nowhere.db").exists());
 }
+
+#[test]
+fn one_store_serves_one_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let playbook = write_playbook(dir.path(), "{ type: console }");
+    let args = [
+        "run",
+        "--no-watch",
+        "--store",
+        "sqlite://./state.db",
+        playbook.as_str(),
+    ];
+    let mut first = spawn_in(dir.path(), args, &[]);
+    first.wait_for("the first daemon to run", |d| {
+        d.stderr().contains("running")
+    });
+    let second = drumbeat_in(dir.path(), args);
+    assert_eq!(second.code, 1, "{}", second.stderr);
+    assert_eq!(
+        second.stderr,
+        format!(
+            "error: another drumbeat run (pid {}) is using the store ./state.db; one daemon per store\n",
+            first.child.id()
+        )
+    );
+    let (code, _, stderr) = first.stop();
+    assert_eq!(code, 0, "{stderr}");
+    // Once it has stopped, the store is free again.
+    let mut again = spawn_in(dir.path(), args, &[]);
+    again.wait_for("the next daemon to run", |d| d.stderr().contains("running"));
+    assert_eq!(again.stop().0, 0);
+}

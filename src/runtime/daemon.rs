@@ -125,6 +125,7 @@ pub async fn run(
     if loaded.communities.is_empty() {
         return Err(Failure::NoPlaybooks);
     }
+    let _lock = hold_store(&config.store_url)?;
     let store = store::open(&config.store_url).await?;
     let now = clock.now();
     // Whatever the last process held under lease, it holds no more.
@@ -358,6 +359,50 @@ impl Daemon {
         self.metrics.set_playbooks(count);
         self.health.set_playbooks(count);
     }
+}
+
+/// Takes the lock that makes this process the only daemon running with a SQLite store:
+/// two would each take over the other's sends. The lock is a `.lock` file beside the
+/// store, held (not merely present) while the process lives, so a crash never leaves it
+/// stuck.
+fn hold_store(url: &str) -> Result<Option<std::fs::File>, Failure> {
+    use std::io::{Read, Seek, Write};
+    let Ok(store::StoreUrl::Sqlite { path }) = store::StoreUrl::parse(url) else {
+        return Ok(None);
+    };
+    let mut lock_path = path.clone().into_os_string();
+    lock_path.push(".lock");
+    let lock_path = PathBuf::from(lock_path);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(|e| Failure::Start(format!("cannot open {}: {e}", lock_path.display())))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            return Err(Failure::Start(format!(
+                "another drumbeat run (pid {}) is using the store {}; one daemon per store",
+                holder.trim(),
+                path.display()
+            )));
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(Failure::Start(format!(
+                "cannot lock {}: {e}",
+                lock_path.display()
+            )));
+        }
+    }
+    let _ = file.set_len(0);
+    let _ = file.rewind();
+    let _ = write!(file, "{}", std::process::id());
+    let _ = file.flush();
+    Ok(Some(file))
 }
 
 /// Watches the playbook files and folders; any change to a `*.yaml`/`*.yml` asks for a
