@@ -68,8 +68,8 @@ pub struct Args {
     /// Do not watch the files for changes (SIGHUP still reloads).
     #[arg(long)]
     pub no_watch: bool,
-    /// How many seconds ahead fires are recorded.
-    #[arg(long, default_value_t = 60, hide = true)]
+    /// How many seconds ahead fires are recorded (and shown by `status` as next).
+    #[arg(long, default_value_t = 3600, hide = true)]
     pub lookahead: u32,
     /// How many attempts a message gets before it is dead-lettered.
     #[arg(long, default_value_t = 12, hide = true)]

@@ -24,7 +24,7 @@ pub struct Config {
     pub build: Build,
     pub clock: Arc<dyn Clock>,
     pub delivery: Settings,
-    /// How far ahead fires are recorded; the scheduler wakes twice per lookahead.
+    /// How far ahead fires are recorded: what `status` can show as next.
     pub lookahead: TimeDelta,
     /// Reload when a playbook file changes (SIGHUP reloads in any case).
     pub watch: bool,
@@ -219,7 +219,8 @@ pub async fn run(
         metrics,
         health,
     };
-    let every = daemon.scheduler.lookahead / 2;
+    // Housekeeping (health, metrics, planning the next slice) runs at least this often.
+    let every = (daemon.scheduler.lookahead / 2).min(TimeDelta::seconds(30));
     let mut pruned_at: Option<chrono::DateTime<chrono::Utc>> = None;
     loop {
         let now = clock.now();

@@ -2,9 +2,10 @@
 //! `drumbeat plan`, writes the planned fires to the outbox, and wakes the workers of the
 //! queues they go to.
 //!
-//! Fires are recorded up to `lookahead` before they are due, so at the due instant the
-//! worker only has to claim and send: a burst of thousands of fires at one minute costs
-//! nothing at that minute but the sends.
+//! Fires are recorded up to `lookahead` (an hour by default) before they are due, so at
+//! the due instant the worker only has to claim and send: a burst of thousands of fires at
+//! one minute costs nothing at that minute but the sends. `status` shows them as next. A
+//! reload drops the untried ones of the replaced version and plans again.
 //!
 //! Each community has a cursor: planned up to here. It starts at the last instant the
 //! store says the engine ran the community (catching up after downtime; fires past their
