@@ -7,6 +7,7 @@ pub mod channel;
 pub mod cli;
 pub mod events;
 pub mod playbook;
+pub mod rules;
 pub mod runtime;
 pub mod schedule;
 pub mod server;
