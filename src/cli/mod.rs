@@ -2,10 +2,13 @@
 
 mod assist;
 mod common;
+mod event;
 mod explain;
 mod init;
+mod members;
 mod plan;
 mod render;
+mod roster;
 mod run;
 mod schema;
 mod send;
@@ -30,6 +33,8 @@ pub enum Command {
     Run(run::Args),
     Send(send::Args),
     Assist(assist::Args),
+    Members(members::Args),
+    Event(event::Args),
     Schema(schema::Args),
     Explain(explain::Args),
 }
@@ -44,6 +49,8 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Send(args) => send::run(args),
         Command::Assist(args) => assist::run(args),
+        Command::Members(args) => members::run(args),
+        Command::Event(args) => event::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Explain(args) => explain::run(args),
     }

@@ -8,6 +8,10 @@
 //! rule at least that far apart in event time, whichever arrived first. So an old event
 //! arriving late can still earn on its own day, but never more than the rule allows.
 
+pub mod activity;
+pub mod engine;
+pub mod member;
 pub mod points;
 
-pub use points::{Award, Ledger, Reason};
+pub use member::{Member, Status};
+pub use points::{Award, Ledger, Reason, tier_of};

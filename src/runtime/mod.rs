@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod daemon;
 pub mod delivery;
+pub mod intake;
 pub mod metrics;
 pub mod pace;
 pub mod program;

@@ -110,7 +110,7 @@ fn summary(plan: &Plan<'_>) -> String {
 
 /// Left-aligned columns two spaces apart, measured in terminal cells so that Chinese text
 /// lines up; the last column is not padded.
-fn columns<const N: usize>(out: &mut String, rows: &[[String; N]]) {
+pub fn columns<const N: usize>(out: &mut String, rows: &[[String; N]]) {
     let mut widths = [0usize; N];
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {

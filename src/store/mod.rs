@@ -28,6 +28,7 @@
 //! records and `UPDATE .. WHERE id IN (SELECT .. FOR UPDATE SKIP LOCKED)` for claims) and
 //! is refused with a clear message until it exists.
 
+pub mod members;
 mod sqlite;
 
 pub use sqlite::SqliteStore;
@@ -518,6 +519,77 @@ pub trait Store: Send + Sync {
         marks: &[(String, DateTime<Utc>)],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Which of `ids` (event ids of `community`) were taken in already.
+    fn known_events(
+        &self,
+        community: &str,
+        ids: &[&str],
+    ) -> impl Future<Output = Result<std::collections::HashSet<String>, StoreError>> + Send;
+
+    /// Writes events and everything they caused in one transaction: all or nothing.
+    fn write_effects(
+        &self,
+        effects: &members::Effects,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn member(
+        &self,
+        community: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<members::MemberRow>, StoreError>> + Send;
+
+    /// Everyone a community knows, by id.
+    fn members(
+        &self,
+        community: &str,
+    ) -> impl Future<Output = Result<Vec<members::MemberRow>, StoreError>> + Send;
+
+    /// A member's ledger lines, oldest first.
+    fn ledger(
+        &self,
+        community: &str,
+        member: &str,
+    ) -> impl Future<Output = Result<Vec<members::LedgerLine>, StoreError>> + Send;
+
+    /// Every member's balance (members with no ledger line are left out).
+    fn balances(
+        &self,
+        community: &str,
+    ) -> impl Future<Output = Result<Vec<(String, i64)>, StoreError>> + Send;
+
+    /// A member's events in the order they were applied: replaying them rebuilds the
+    /// member's state.
+    fn events_of(
+        &self,
+        community: &str,
+        member: &str,
+    ) -> impl Future<Output = Result<Vec<crate::events::Event>, StoreError>> + Send;
+
+    fn offences(
+        &self,
+        community: &str,
+        member: &str,
+    ) -> impl Future<Output = Result<Vec<members::OffenceLine>, StoreError>> + Send;
+
+    fn milestones(
+        &self,
+        community: &str,
+        member: &str,
+    ) -> impl Future<Output = Result<Vec<members::Milestone>, StoreError>> + Send;
+
+    /// Keeps the playbook text each community runs with (written on start and reload).
+    fn save_playbooks(
+        &self,
+        playbooks: &[(String, String, String)],
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The playbooks kept: (community, path, source).
+    fn playbooks(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(String, String, String)>, StoreError>> + Send;
+
     /// Finishes pending writes and closes the store.
     fn close(&self) -> impl Future<Output = ()> + Send;
 }
@@ -711,6 +783,104 @@ impl Store for AnyStore {
     async fn unconfirmed(&self, limit: u32) -> Result<Vec<OutboxRow>, StoreError> {
         match self {
             AnyStore::Sqlite(s) => s.unconfirmed(limit).await,
+        }
+    }
+
+    async fn known_events(
+        &self,
+        community: &str,
+        ids: &[&str],
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.known_events(community, ids).await,
+        }
+    }
+
+    async fn write_effects(
+        &self,
+        effects: &members::Effects,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.write_effects(effects, now).await,
+        }
+    }
+
+    async fn member(
+        &self,
+        community: &str,
+        id: &str,
+    ) -> Result<Option<members::MemberRow>, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.member(community, id).await,
+        }
+    }
+
+    async fn members(&self, community: &str) -> Result<Vec<members::MemberRow>, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.members(community).await,
+        }
+    }
+
+    async fn ledger(
+        &self,
+        community: &str,
+        member: &str,
+    ) -> Result<Vec<members::LedgerLine>, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.ledger(community, member).await,
+        }
+    }
+
+    async fn balances(&self, community: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.balances(community).await,
+        }
+    }
+
+    async fn events_of(
+        &self,
+        community: &str,
+        member: &str,
+    ) -> Result<Vec<crate::events::Event>, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.events_of(community, member).await,
+        }
+    }
+
+    async fn offences(
+        &self,
+        community: &str,
+        member: &str,
+    ) -> Result<Vec<members::OffenceLine>, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.offences(community, member).await,
+        }
+    }
+
+    async fn milestones(
+        &self,
+        community: &str,
+        member: &str,
+    ) -> Result<Vec<members::Milestone>, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.milestones(community, member).await,
+        }
+    }
+
+    async fn save_playbooks(
+        &self,
+        playbooks: &[(String, String, String)],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.save_playbooks(playbooks, now).await,
+        }
+    }
+
+    async fn playbooks(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.playbooks().await,
         }
     }
 

@@ -7,10 +7,12 @@
 //! `synchronous = FULL`: a commit reaches the disk before it returns, so a fire recorded
 //! or settled survives a power cut, not only a crash of the process.
 
+use super::members::{Effects, LedgerLine, MemberRow, Milestone, OffenceLine};
 use super::{
     Claimed, Confirmed, Counts, Lease, NewFire, OutboxRow, Outcome, Queue, Recorded, State, Store,
     StoreError,
 };
+use crate::events::Event;
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
@@ -20,6 +22,8 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+mod members;
 
 /// One schema step, embedded in the binary.
 struct Migration {
@@ -37,6 +41,10 @@ const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 2,
         sql: include_str!("../../migrations/sqlite/0002_delivery.sql"),
+    },
+    Migration {
+        version: 3,
+        sql: include_str!("../../migrations/sqlite/0003_members.sql"),
     },
 ];
 
@@ -68,7 +76,7 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// The newest schema version this binary understands.
-    pub const SCHEMA_VERSION: i64 = 2;
+    pub const SCHEMA_VERSION: i64 = 3;
 
     /// Opens the store at `path`, creating the file if it does not exist, and brings its
     /// schema up to date. Refuses a store written by a newer drumbeat.
@@ -284,6 +292,58 @@ async fn settle_sent(
         .collect())
 }
 
+/// Inserts fires whose keys are new, in the caller's transaction; answers the ids of the
+/// rows created, by key.
+async fn insert_fires(
+    conn: &mut SqliteConnection,
+    fires: &[NewFire],
+    now: DateTime<Utc>,
+) -> Result<HashMap<String, i64>, StoreError> {
+    let doing = "recording fires";
+    // Many rows per statement: each statement costs a round trip to the connection's
+    // thread, far more than SQLite's own work for a row.
+    let mut created: HashMap<String, i64> = HashMap::new();
+    for chunk in fires.chunks(RECORD_CHUNK) {
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO outbox (fire_key, community, source, channel, template, body, \
+                 scheduled_at, grace_ms, state, next_attempt_at, recorded_at, updated_at, \
+                 assist_for, last_error) ",
+        );
+        insert.push_values(chunk, |mut row, fire| {
+            let state = if fire.problem.is_some() {
+                State::DeadLettered
+            } else if fire.is_past_grace(now) {
+                State::Missed
+            } else {
+                State::Pending
+            };
+            row.push_bind(fire.key.clone())
+                .push_bind(fire.community.clone())
+                .push_bind(fire.source.clone())
+                .push_bind(fire.channel.clone())
+                .push_bind(fire.template.clone())
+                .push_bind(fire.body.clone())
+                .push_bind(millis(fire.scheduled_at))
+                .push_bind(fire.grace.num_milliseconds().max(0))
+                .push_bind(state.as_str())
+                .push_bind(millis(fire.scheduled_at))
+                .push_bind(millis(now))
+                .push_bind(millis(now))
+                .push_bind(fire.assist_for.clone())
+                .push_bind(fire.problem.clone());
+        });
+        // Rows are inserted in order, so of two equal keys in one batch the first wins.
+        insert.push(" ON CONFLICT (fire_key) DO NOTHING RETURNING fire_key, id");
+        let rows: Vec<(String, i64)> = insert
+            .build_query_as()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(StoreError::db(doing))?;
+        created.extend(rows);
+    }
+    Ok(created)
+}
+
 impl Store for SqliteStore {
     async fn record_fires(
         &self,
@@ -299,47 +359,7 @@ impl Store for SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(StoreError::db(doing))?;
-        // Many rows per statement: each statement costs a round trip to the connection's
-        // thread, far more than SQLite's own work for a row.
-        let mut created: HashMap<String, i64> = HashMap::new();
-        for chunk in fires.chunks(RECORD_CHUNK) {
-            let mut insert = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO outbox (fire_key, community, source, channel, template, body, \
-                 scheduled_at, grace_ms, state, next_attempt_at, recorded_at, updated_at, \
-                 assist_for, last_error) ",
-            );
-            insert.push_values(chunk, |mut row, fire| {
-                let state = if fire.problem.is_some() {
-                    State::DeadLettered
-                } else if fire.is_past_grace(now) {
-                    State::Missed
-                } else {
-                    State::Pending
-                };
-                row.push_bind(fire.key.clone())
-                    .push_bind(fire.community.clone())
-                    .push_bind(fire.source.clone())
-                    .push_bind(fire.channel.clone())
-                    .push_bind(fire.template.clone())
-                    .push_bind(fire.body.clone())
-                    .push_bind(millis(fire.scheduled_at))
-                    .push_bind(fire.grace.num_milliseconds().max(0))
-                    .push_bind(state.as_str())
-                    .push_bind(millis(fire.scheduled_at))
-                    .push_bind(millis(now))
-                    .push_bind(millis(now))
-                    .push_bind(fire.assist_for.clone())
-                    .push_bind(fire.problem.clone());
-            });
-            // Rows are inserted in order, so of two equal keys in one batch the first wins.
-            insert.push(" ON CONFLICT (fire_key) DO NOTHING RETURNING fire_key, id");
-            let rows: Vec<(String, i64)> = insert
-                .build_query_as()
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(StoreError::db(doing))?;
-            created.extend(rows);
-        }
+        let mut created = insert_fires(&mut tx, fires, now).await?;
         tx.commit().await.map_err(StoreError::db(doing))?;
         let done = fires
             .iter()
@@ -786,6 +806,66 @@ impl Store for SqliteStore {
         .await
         .map_err(StoreError::db(doing))?;
         read_rows(&rows, doing)
+    }
+
+    async fn known_events(
+        &self,
+        community: &str,
+        ids: &[&str],
+    ) -> Result<HashSet<String>, StoreError> {
+        self.known_events_impl(community, ids).await
+    }
+
+    async fn write_effects(&self, effects: &Effects, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.write_effects_impl(effects, now).await
+    }
+
+    async fn member(&self, community: &str, id: &str) -> Result<Option<MemberRow>, StoreError> {
+        self.member_impl(community, id).await
+    }
+
+    async fn members(&self, community: &str) -> Result<Vec<MemberRow>, StoreError> {
+        self.members_impl(community).await
+    }
+
+    async fn ledger(&self, community: &str, member: &str) -> Result<Vec<LedgerLine>, StoreError> {
+        self.ledger_impl(community, member).await
+    }
+
+    async fn balances(&self, community: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        self.balances_impl(community).await
+    }
+
+    async fn events_of(&self, community: &str, member: &str) -> Result<Vec<Event>, StoreError> {
+        self.events_of_impl(community, member).await
+    }
+
+    async fn offences(
+        &self,
+        community: &str,
+        member: &str,
+    ) -> Result<Vec<OffenceLine>, StoreError> {
+        self.offences_impl(community, member).await
+    }
+
+    async fn milestones(
+        &self,
+        community: &str,
+        member: &str,
+    ) -> Result<Vec<Milestone>, StoreError> {
+        self.milestones_impl(community, member).await
+    }
+
+    async fn save_playbooks(
+        &self,
+        playbooks: &[(String, String, String)],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.save_playbooks_impl(playbooks, now).await
+    }
+
+    async fn playbooks(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        self.playbooks_impl().await
     }
 
     async fn close(&self) {

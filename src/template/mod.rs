@@ -144,6 +144,23 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// Evaluates a condition (`when`, `eligible`: a minijinja expression) with the values of
+    /// `ctx`; answers whether it holds.
+    pub fn holds(&self, condition: &str, ctx: &Context) -> Result<bool, RenderError> {
+        let expr = self
+            .env
+            .compile_expression(condition)
+            .map_err(|e| RenderError::from_minijinja("condition", &e))?;
+        let value = expr
+            .eval(Value::from_pairs(
+                ctx.values.iter().map(|(k, v)| (*k, v.clone())),
+            ))
+            .map_err(|e| RenderError::from_minijinja("condition", &e))?;
+        Ok(value.is_true())
+    }
+}
+
 /// The values one message is rendered with.
 #[derive(Debug, Clone, Default)]
 pub struct Context {

@@ -1,0 +1,149 @@
+//! `drumbeat event PATH... [--store URL] [--input FILE]`
+
+use crate::channel::{ConsoleSink, Options};
+use crate::cli::common::usage;
+use crate::events::read_any;
+use crate::runtime::delivery::Communities;
+use crate::runtime::intake::{Intake, Refusal};
+use crate::runtime::program::{self, Build};
+use crate::store::{self, DEFAULT_URL, Store};
+use chrono::Utc;
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, RwLock};
+
+/// Apply member events to the playbooks' communities, exactly as `POST /v1/events` does.
+///
+/// Reads one event (a JSON object), a batch (an array) or JSON lines from standard input,
+/// or from --input FILE. The batch is checked whole: any malformed event, or one that does
+/// not fit a loaded community, refuses it and nothing changes. An event id taken in before
+/// is acknowledged and changes nothing. Messages the events cause (welcomes, tier
+/// announcements) are recorded in the outbox for the daemon to send.
+///
+/// Exit status: 0 applied, 1 refused (each reason printed), 2 unusable input.
+///
+/// Example:
+///   echo '{"id":"e1","type":"checkin","community":"fitness-camp","member":"u-1","at":"2026-12-01T07:40:00+08:00"}' \
+///     | drumbeat event playbooks/fitness-camp.yaml
+#[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// Playbook files or folders.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    #[arg(long, default_value = DEFAULT_URL)]
+    pub store: String,
+    /// Read events from this file instead of standard input.
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let text = match &args.input {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| usage(&format!("cannot read {}: {e}", path.display()))),
+        None => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map(|_| s)
+                .map_err(|e| usage(&format!("cannot read standard input: {e}")))
+        }
+    };
+    let text = match text {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let events = match read_any(&text) {
+        Ok(e) => e,
+        Err(problems) => {
+            for p in problems {
+                eprintln!("error: {p}");
+            }
+            eprintln!("error: the events were refused; nothing changed");
+            return ExitCode::from(1);
+        }
+    };
+    let options = match Options::new() {
+        Ok(o) => o,
+        Err(e) => return usage(&format!("cannot start: {e}")),
+    };
+    // Events need no channel: nothing is sent from here, so no secret is read.
+    let build = Build {
+        options,
+        env: Arc::new(|_: &str| None),
+        dry_run: Some(ConsoleSink::to(std::io::sink())),
+    };
+    let loaded = program::load(&args.paths, &build);
+    if !loaded.refused.is_empty() {
+        for r in loaded.refused.values() {
+            eprintln!("{}", r.report);
+        }
+        eprintln!("error: the playbooks have errors, so no event was applied");
+        return ExitCode::from(1);
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return usage(&format!("cannot start: {e}")),
+    };
+    rt.block_on(async move {
+        let store = match store::open(&args.store).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let now = Utc::now();
+        let kept: Vec<(String, String, String)> = loaded
+            .communities
+            .iter()
+            .map(|c| {
+                (
+                    c.id().to_string(),
+                    c.path.display().to_string(),
+                    c.text.to_string(),
+                )
+            })
+            .collect();
+        if let Err(e) = store.save_playbooks(&kept, now).await {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+        let communities: Communities = Arc::new(RwLock::new(Arc::new(
+            loaded
+                .communities
+                .into_iter()
+                .map(|c| (c.id().to_string(), Arc::new(c)))
+                .collect::<HashMap<_, _>>(),
+        )));
+        let intake = Intake::new(store.clone(), communities);
+        let code = match intake.take(events, now).await {
+            Ok(r) => {
+                println!(
+                    "applied {} events; {} taken in before (unchanged)",
+                    r.applied, r.duplicates
+                );
+                ExitCode::SUCCESS
+            }
+            Err(Refusal::Invalid(reasons)) => {
+                for r in reasons {
+                    eprintln!("error: {r}");
+                }
+                eprintln!("error: the events were refused; nothing changed");
+                ExitCode::from(1)
+            }
+            Err(Refusal::Store(e)) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        };
+        store.close().await;
+        code
+    })
+}

@@ -1,0 +1,332 @@
+//! One member's state, and what an event does to it.
+
+use super::activity::{Activity, Stats};
+use super::member::{Member, Status};
+use super::points::{Award, Ledger, tier_of};
+use crate::events::{Event, Kind};
+use crate::playbook::model::{Playbook, RequirementKind};
+use crate::template::Place;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+
+/// Everything the rules know of one member. Rebuilt by replaying the member's events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct State {
+    pub member: Member,
+    pub ledger: Ledger,
+    pub activity: Activity,
+    /// Things that happen once: `welcomed`, `tier:ID`, `badge:ID`, `task:ID`.
+    pub milestones: BTreeSet<String>,
+    /// Paid so far, per currency (entry fees).
+    pub paid: Vec<(String, f64)>,
+}
+
+impl State {
+    pub fn new(community: &str, member: &str) -> State {
+        State {
+            member: Member::new(community, member, Status::Applicant),
+            ledger: Ledger::default(),
+            activity: Activity::default(),
+            milestones: BTreeSet::new(),
+            paid: Vec::new(),
+        }
+    }
+
+    /// The member's stats at `now`.
+    pub fn stats(&self, p: &Playbook, now: DateTime<Utc>) -> Stats {
+        let tz = p.community.timezone;
+        let today = now.with_timezone(&tz).date_naive();
+        let streak = p
+            .rewards
+            .streaks
+            .iter()
+            .position(|s| s.on.value == "checkin")
+            .map_or(0, |i| self.ledger.streak_length(i, today));
+        Stats::at(
+            &self.member,
+            &self.activity,
+            self.ledger.balance,
+            streak,
+            now,
+            tz,
+        )
+    }
+
+    /// The `member` object templates see.
+    pub fn member_value(&self, p: &Playbook) -> Value {
+        let m = &self.member;
+        let tier = p
+            .rewards
+            .tiers
+            .as_ref()
+            .and_then(|t| tier_of(&t.levels, self.ledger.balance))
+            .map(|t| json!({"id": t.id.value.as_str(), "name": t.name, "min": t.min.value}));
+        let badges: Vec<&str> = self
+            .milestones
+            .iter()
+            .filter_map(|m| m.strip_prefix("badge:"))
+            .collect();
+        json!({
+            "id": m.id,
+            "name": m.name.clone().unwrap_or_else(|| m.id.clone()),
+            "joined": m.joined_at.map(|t| t.with_timezone(&p.community.timezone).format("%Y-%m-%d").to_string()),
+            "birthday": m.birthday,
+            "profile": m.profile,
+            "tier": tier,
+            "badges": badges,
+            "points": self.ledger.balance,
+        })
+    }
+}
+
+/// A message an event calls for, to be rendered and sent by the runtime.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub template: String,
+    pub place: Place,
+    /// The channel it goes to, when the playbook names one for it.
+    pub channel: Option<String>,
+    /// Values beyond `community`, `rules`, `now`, `member`, `stats` (e.g. `tier`, `unmet`).
+    pub values: Vec<(&'static str, Value)>,
+    /// What makes it unique for this event (`welcome`, `tier:regular`).
+    pub what: String,
+}
+
+/// What applying one event did to a member.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    pub awards: Vec<Award>,
+    pub messages: Vec<Message>,
+    /// New once-only facts (`welcomed`, `tier:regular`).
+    pub milestones: Vec<String>,
+    /// Admitted by this event: the referrer, if any, earns the referral points.
+    pub admitted: bool,
+    /// Refused by this event, with the unmet requirements' ids.
+    pub refused: Vec<String>,
+}
+
+/// Facts about the community an event may need: how many members it has now.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Census {
+    pub members: u64,
+}
+
+/// Applies one member event to its member's state.
+pub fn apply(p: &Playbook, state: &mut State, event: &Event, census: Census) -> Outcome {
+    let at = event.at.with_timezone(&Utc);
+    let tz = p.community.timezone;
+    let mut out = Outcome::default();
+    let m = &mut state.member;
+    m.last_active = Some(m.last_active.map_or(at, |l| l.max(at)));
+    let text = |k: &str| {
+        event
+            .data
+            .get(k)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    match &event.kind {
+        Kind::JoinRequest => {
+            if m.status != Status::Member {
+                m.status = Status::Applicant;
+                m.applied_at.get_or_insert(at);
+                if let Some(name) = text("name") {
+                    m.name = Some(name);
+                }
+                if let Some(r) = text("referrer") {
+                    m.referrer.get_or_insert(r);
+                }
+                if event.data.get("accepted_rules").and_then(Value::as_bool) == Some(true) {
+                    state.milestones.insert("accepted_rules".into());
+                }
+                check_entry(p, state, at, census, true, &mut out);
+            }
+        }
+        Kind::TaskDone | Kind::Payment => {
+            if event.kind == Kind::TaskDone
+                && let Some(task) = text("task")
+            {
+                state.milestones.insert(format!("task:{task}"));
+            }
+            if event.kind == Kind::Payment {
+                let amount = event
+                    .data
+                    .get("amount")
+                    .and_then(Value::as_f64)
+                    .unwrap_or(0.0);
+                let currency = text("currency").unwrap_or_else(|| "CNY".into());
+                match state.paid.iter_mut().find(|(c, _)| *c == currency) {
+                    Some((_, sum)) => *sum += amount,
+                    None => state.paid.push((currency, amount)),
+                }
+            }
+            if state.member.status == Status::Applicant && state.member.applied_at.is_some() {
+                check_entry(p, state, at, census, false, &mut out);
+            }
+        }
+        Kind::Join => {
+            if let Some(name) = text("name") {
+                m.name = Some(name);
+            }
+            if let Some(b) = text("birthday") {
+                m.birthday = Some(b);
+            }
+            if let Some(profile) = event.data.get("profile").filter(|v| v.is_object()) {
+                m.profile = profile.clone();
+            }
+            if m.status != Status::Member {
+                admit(p, state, at, &mut out);
+            }
+        }
+        Kind::Leave => {
+            if matches!(m.status, Status::Member | Status::Applicant) {
+                m.status = Status::Left;
+            }
+        }
+        Kind::Message => {
+            state.activity.message(at, text("reply_to").is_some());
+        }
+        Kind::Checkin => state.activity.checkin(at),
+        Kind::Referral | Kind::Purchase | Kind::AssistDone | Kind::Custom(_) => {}
+    }
+    // Points for the event itself (a referral's points go to the referrer on admission,
+    // not to whoever reports the referral).
+    if event.kind != Kind::Referral {
+        let awards = state.ledger.apply(&p.rewards, tz, event.kind.as_str(), at);
+        out.awards.extend(awards);
+    }
+    announce_tier(p, state, &mut out);
+    out
+}
+
+/// Credits the referral points to a referrer whose referred member was just admitted.
+pub fn credit_referral(p: &Playbook, referrer: &mut State, at: DateTime<Utc>) -> Outcome {
+    let mut out = Outcome {
+        awards: referrer
+            .ledger
+            .apply(&p.rewards, p.community.timezone, "referral", at),
+        ..Outcome::default()
+    };
+    announce_tier(p, referrer, &mut out);
+    out
+}
+
+/// Checks a pending applicant against the entry requirements, in order. Admits when all
+/// are met; on the join request itself, refuses with the unmet ones.
+fn check_entry(
+    p: &Playbook,
+    state: &mut State,
+    at: DateTime<Utc>,
+    census: Census,
+    on_request: bool,
+    out: &mut Outcome,
+) {
+    let mut unmet: Vec<Value> = Vec::new();
+    let mut ids = Vec::new();
+    if let Some(entry) = &p.entry {
+        for r in &entry.requirements {
+            let met = match &r.kind {
+                RequirementKind::AcceptRules => state.milestones.contains("accepted_rules"),
+                RequirementKind::Nickname { pattern } => state
+                    .member
+                    .name
+                    .as_deref()
+                    .is_some_and(|n| pattern.value.is_match(n)),
+                RequirementKind::Task { .. } => {
+                    state.milestones.contains(&format!("task:{}", r.id.value))
+                }
+                RequirementKind::Payment { amount, currency } => state
+                    .paid
+                    .iter()
+                    .any(|(c, sum)| c == currency && *sum + 1e-9 >= *amount),
+            };
+            if !met {
+                ids.push(r.id.value.to_string());
+                let description = match &r.kind {
+                    RequirementKind::AcceptRules => "接受群规".to_string(),
+                    RequirementKind::Nickname { .. } => "昵称格式".to_string(),
+                    RequirementKind::Task { description } => description.clone(),
+                    RequirementKind::Payment { amount, currency } => {
+                        format!("{amount} {currency}")
+                    }
+                };
+                unmet.push(
+                    json!({"id": r.id.value.as_str(), "description": description, "hint": r.hint}),
+                );
+            }
+        }
+    }
+    if let Some(capacity) = p.community.capacity
+        && census.members >= u64::from(capacity)
+    {
+        ids.push("capacity".into());
+        unmet.push(json!({"id": "capacity", "description": "名额已满", "hint": Value::Null}));
+    }
+    if unmet.is_empty() {
+        admit(p, state, at, out);
+    } else if on_request {
+        out.refused = ids;
+        if let Some(t) = p.entry.as_ref().and_then(|e| e.refusal.as_ref()) {
+            out.messages.push(Message {
+                template: t.value.to_string(),
+                place: Place::Refusal,
+                channel: None,
+                values: vec![("unmet", Value::Array(unmet))],
+                what: "refusal".into(),
+            });
+        }
+    }
+}
+
+fn admit(p: &Playbook, state: &mut State, at: DateTime<Utc>, out: &mut Outcome) {
+    state.member.status = Status::Member;
+    state.member.joined_at.get_or_insert(at);
+    out.admitted = true;
+    if state.milestones.insert("welcomed".into()) {
+        out.milestones.push("welcomed".into());
+        if let Some(t) = p.entry.as_ref().and_then(|e| e.welcome.as_ref()) {
+            out.messages.push(Message {
+                template: t.value.to_string(),
+                place: Place::Welcome,
+                channel: None,
+                values: Vec::new(),
+                what: "welcome".into(),
+            });
+        }
+    }
+}
+
+/// Announces each tier reached for the first time (once, even if points fall and rise).
+fn announce_tier(p: &Playbook, state: &mut State, out: &mut Outcome) {
+    let Some(tiers) = &p.rewards.tiers else {
+        return;
+    };
+    let Some(tier) = tier_of(&tiers.levels, state.ledger.balance) else {
+        return;
+    };
+    // The lowest tier is where everyone starts: nothing to announce.
+    if tiers
+        .levels
+        .first()
+        .is_some_and(|t| t.id.value == tier.id.value)
+    {
+        return;
+    }
+    let what = format!("tier:{}", tier.id.value);
+    if state.milestones.insert(what.clone()) {
+        out.milestones.push(what.clone());
+        if let Some(t) = &tiers.announce {
+            out.messages.push(Message {
+                template: t.value.to_string(),
+                place: Place::TierUp,
+                channel: None,
+                values: vec![(
+                    "tier",
+                    json!({"id": tier.id.value.as_str(), "name": tier.name, "min": tier.min.value}),
+                )],
+                what,
+            });
+        }
+    }
+}

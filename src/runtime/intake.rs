@@ -1,0 +1,417 @@
+//! Event intake: the one way events change state, for `POST /v1/events` and
+//! `drumbeat event` alike.
+//!
+//! A batch is checked whole before anything is written: an event for a community that is
+//! not loaded, of a type the community does not know, or confirming a to-do that does not
+//! exist refuses the batch, and nothing changes. Events already taken in (by id, per
+//! community) are acknowledged and skipped. The rest are applied in order, each to its
+//! member's state, and written with everything they caused in one transaction.
+
+use super::delivery::Communities;
+use super::program::Community;
+use crate::events::{Event, Kind};
+use crate::rules::engine::{self, Census, Message, Outcome, State};
+use crate::rules::{Reason, Status};
+use crate::schedule::time::resolve_local;
+use crate::store::members::{Effects, LedgerLine, Milestone};
+use crate::store::{NewFire, Queue, Store, StoreError};
+use crate::template::Engine;
+use chrono::{DateTime, Days, TimeDelta, Utc};
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::Arc;
+use tokio::sync::Mutex;
+
+/// What taking a batch did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Receipt {
+    /// Events applied now.
+    pub applied: usize,
+    /// Events taken in before (by id): acknowledged, nothing changed.
+    pub duplicates: usize,
+}
+
+/// Why a batch was not taken.
+#[derive(Debug)]
+pub enum Refusal {
+    /// Events that do not fit the loaded communities: each reason says which and why.
+    Invalid(Vec<String>),
+    Store(StoreError),
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::Invalid(reasons) => f.write_str(&reasons.join("\n")),
+            Refusal::Store(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<StoreError> for Refusal {
+    fn from(e: StoreError) -> Self {
+        Refusal::Store(e)
+    }
+}
+
+/// Takes events in. One batch at a time: members' states stay consistent without locks
+/// finer than this one.
+pub struct Intake<S> {
+    store: S,
+    communities: Communities,
+    states: Mutex<HashMap<(String, String), State>>,
+    /// Told of each message recorded, so its channel's worker wakes for it.
+    waker: Option<Waker>,
+}
+
+/// Wakes the worker of a queue for a row due at an instant.
+pub type Waker = Arc<dyn Fn(&Queue, DateTime<Utc>) + Send + Sync>;
+
+impl<S: Store> Intake<S> {
+    pub fn new(store: S, communities: Communities) -> Intake<S> {
+        Intake {
+            store,
+            communities,
+            states: Mutex::new(HashMap::new()),
+            waker: None,
+        }
+    }
+
+    /// Wakes delivery workers with `waker` for the messages events cause.
+    pub fn with_waker(mut self, waker: Waker) -> Intake<S> {
+        self.waker = Some(waker);
+        self
+    }
+
+    /// Applies a batch. `now` is when it arrived.
+    pub async fn take(&self, events: Vec<Event>, now: DateTime<Utc>) -> Result<Receipt, Refusal> {
+        let communities = self.communities.read().expect("communities lock").clone();
+        self.check(&events, &communities).await?;
+        let mut states = self.states.lock().await;
+        // Duplicates: ids taken before, and repeats within the batch (the first counts).
+        let mut by_community: HashMap<&str, Vec<&str>> = HashMap::new();
+        for e in &events {
+            by_community
+                .entry(e.community.as_str())
+                .or_default()
+                .push(e.id.as_str());
+        }
+        let mut seen: HashSet<(String, String)> = HashSet::new();
+        for (community, ids) in by_community {
+            for id in self.store.known_events(community, &ids).await? {
+                seen.insert((community.to_string(), id));
+            }
+        }
+        let mut receipt = Receipt::default();
+        let mut effects = Effects::default();
+        let mut touched: HashMap<(String, String), State> = HashMap::new();
+        let mut confirms = Vec::new();
+        for event in events {
+            if !seen.insert((event.community.clone(), event.id.clone())) {
+                receipt.duplicates += 1;
+                continue;
+            }
+            receipt.applied += 1;
+            let c = communities[&event.community].clone();
+            if event.kind == Kind::AssistDone {
+                if let Some(key) = event.data.get("fire").and_then(|v| v.as_str()) {
+                    confirms.push((key.to_string(), event.at.with_timezone(&Utc)));
+                }
+                effects.events.push(event);
+                continue;
+            }
+            let Some(member) = event.member.clone() else {
+                effects.events.push(event);
+                continue;
+            };
+            if event.kind == Kind::Referral {
+                // The referred person remembers who brought them, unless already in.
+                if let Some(referred) = event.data.get("referred").and_then(|v| v.as_str()) {
+                    let state = self.state(&mut states, &mut touched, &c, referred).await?;
+                    if state.member.status == Status::Applicant && state.member.referrer.is_none() {
+                        state.member.referrer = Some(member.clone());
+                        effects.members.push(state.member.clone());
+                    }
+                }
+            }
+            let census = Census {
+                members: count_members(&touched, &states, &c),
+            };
+            let state = self.state(&mut states, &mut touched, &c, &member).await?;
+            let outcome = engine::apply(&c.playbook, state, &event, census);
+            effects.members.push(state.member.clone());
+            let referrer = outcome
+                .admitted
+                .then(|| state.member.referrer.clone())
+                .flatten();
+            let state = state.clone();
+            record(&c, &state, &event, &outcome, now, &mut effects);
+            if let Some(referrer) = referrer {
+                let r = self.state(&mut states, &mut touched, &c, &referrer).await?;
+                let credit = engine::credit_referral(&c.playbook, r, event.at.with_timezone(&Utc));
+                let r = r.clone();
+                record(&c, &r, &event, &credit, now, &mut effects);
+            }
+            effects.events.push(event);
+        }
+        self.store.write_effects(&effects, now).await?;
+        if let Some(wake) = &self.waker {
+            for f in &effects.fires {
+                let queue = Queue {
+                    community: f.community.clone(),
+                    channel: f.channel.clone(),
+                };
+                wake(&queue, f.scheduled_at);
+            }
+        }
+        for (key, at) in confirms {
+            self.store.confirm(&key, at).await?;
+        }
+        // Only now, with everything written, do the new states count.
+        states.extend(touched);
+        Ok(receipt)
+    }
+
+    /// Refuses a batch with events that do not fit the loaded communities.
+    async fn check(
+        &self,
+        events: &[Event],
+        communities: &HashMap<String, Arc<Community>>,
+    ) -> Result<(), Refusal> {
+        let mut reasons = Vec::new();
+        for (i, e) in events.iter().enumerate() {
+            let Some(c) = communities.get(&e.community) else {
+                reasons.push(format!(
+                    "event {i} (`{}`): `community`: no community `{}` is loaded",
+                    e.id, e.community
+                ));
+                continue;
+            };
+            if let Kind::Custom(t) = &e.kind {
+                let named = c.playbook.rewards.points.iter().any(|r| r.on.value == *t)
+                    || c.playbook.rewards.streaks.iter().any(|r| r.on.value == *t);
+                if !named {
+                    reasons.push(format!(
+                        "event {i} (`{}`): `type`: unknown event type `{t}` (not a built-in type, and no points rule of `{}` names it)",
+                        e.id, e.community
+                    ));
+                }
+            }
+            if e.kind == Kind::AssistDone
+                && let Some(key) = e.data.get("fire").and_then(|v| v.as_str())
+            {
+                let found = self.store.find(key).await?;
+                if !found.is_some_and(|r| r.assist_for.is_some() && r.community == e.community) {
+                    reasons.push(format!(
+                        "event {i} (`{}`): `data.fire`: no to-do of `{}` has the key `{key}`",
+                        e.id, e.community
+                    ));
+                }
+            }
+        }
+        if reasons.is_empty() {
+            Ok(())
+        } else {
+            Err(Refusal::Invalid(reasons))
+        }
+    }
+
+    /// The state of a member, from this batch, the cache, or rebuilt from the store.
+    async fn state<'a>(
+        &self,
+        states: &mut HashMap<(String, String), State>,
+        touched: &'a mut HashMap<(String, String), State>,
+        c: &Community,
+        member: &str,
+    ) -> Result<&'a mut State, StoreError> {
+        let key = (c.id().to_string(), member.to_string());
+        if !touched.contains_key(&key) {
+            let state = match states.get(&key) {
+                Some(s) => s.clone(),
+                None => rebuild(&self.store, &c.playbook, member).await?,
+            };
+            touched.insert(key.clone(), state);
+        }
+        Ok(touched.get_mut(&key).expect("just inserted"))
+    }
+}
+
+/// Rebuilds a member's state by replaying their events; the stored member row is the
+/// truth for who they are (admission depended on facts of its own moment).
+pub async fn rebuild<S: Store>(
+    store: &S,
+    p: &crate::playbook::Playbook,
+    member: &str,
+) -> Result<State, StoreError> {
+    let id = p.community.id.value.as_str();
+    let mut state = State::new(id, member);
+    for event in store.events_of(id, member).await? {
+        engine::apply(p, &mut state, &event, Census::default());
+    }
+    // Referral credits: lines in the ledger without an event of this member.
+    for line in store.ledger(id, member).await? {
+        match line.reason.as_str() {
+            "referral" => {
+                engine::credit_referral(p, &mut state, line.at);
+            }
+            // Points no rule gave: an imported starting balance, a manual correction.
+            "opening" | "adjustment" => state.ledger.credit(line.points),
+            _ => {}
+        }
+    }
+    if let Some(row) = store.member(id, member).await? {
+        state.member = row;
+    }
+    Ok(state)
+}
+
+fn count_members(
+    touched: &HashMap<(String, String), State>,
+    states: &HashMap<(String, String), State>,
+    c: &Community,
+) -> u64 {
+    let id = c.id();
+    let mut n = touched
+        .iter()
+        .filter(|((k, _), s)| k == id && s.member.status == Status::Member)
+        .count() as u64;
+    n += states
+        .iter()
+        .filter(|(k, s)| {
+            k.0 == id && !touched.contains_key(*k) && s.member.status == Status::Member
+        })
+        .count() as u64;
+    n
+}
+
+/// Turns what the rules decided into rows: ledger lines, milestones, messages.
+fn record(
+    c: &Community,
+    state: &State,
+    event: &Event,
+    outcome: &Outcome,
+    now: DateTime<Utc>,
+    effects: &mut Effects,
+) {
+    let at = event.at.with_timezone(&Utc);
+    let member = &state.member.id;
+    for award in &outcome.awards {
+        let (reason, detail) = match &award.reason {
+            Reason::Points { on, .. } if on == "referral" => ("referral".to_string(), None),
+            Reason::Points { on, .. } => ("points".to_string(), Some(on.clone())),
+            Reason::Streak { on, days, .. } => {
+                ("streak".to_string(), Some(format!("{days} days of {on}")))
+            }
+        };
+        effects.ledger.push(LedgerLine {
+            community: c.id().to_string(),
+            member: member.clone(),
+            at,
+            points: award.points,
+            reason,
+            detail,
+            event: Some(event.id.clone()),
+        });
+    }
+    for what in &outcome.milestones {
+        effects.milestones.push(Milestone {
+            community: c.id().to_string(),
+            member: member.clone(),
+            what: what.clone(),
+            at,
+        });
+    }
+    if outcome.messages.is_empty() {
+        return;
+    }
+    let engine = match Engine::new(&c.playbook) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!(community = %c.id(), error = %e, "templates do not compile");
+            return;
+        }
+    };
+    for message in &outcome.messages {
+        effects
+            .fires
+            .push(compose(c, &engine, state, event, message, at.max(now)));
+    }
+}
+
+/// The outbox entry of a message an event caused: rendered now, sent at once, or when
+/// the quiet hours end if it falls inside them.
+fn compose(
+    c: &Community,
+    engine: &Engine,
+    state: &State,
+    event: &Event,
+    message: &Message,
+    at: DateTime<Utc>,
+) -> NewFire {
+    let p = &c.playbook;
+    let mut ctx = engine.context(at);
+    ctx.set("member", state.member_value(p));
+    ctx.set("stats", state.stats(p, at));
+    ctx.set("segments", segments(engine, state, p, at));
+    for (name, value) in &message.values {
+        ctx.set(name, value);
+    }
+    let key = format!("{}/event/{}/{}", c.id(), event.id, message.what);
+    let channel = message
+        .channel
+        .clone()
+        .or_else(|| p.channel_for(None).map(|id| id.as_str().to_string()))
+        .unwrap_or_default();
+    let scheduled_at = after_quiet_hours(p, at);
+    let (body, problem) = match engine.render(&message.template, &ctx) {
+        Ok(body) => (body, None),
+        Err(e) => (String::new(), Some(format!("could not render: {e}"))),
+    };
+    NewFire {
+        key,
+        community: c.id().to_string(),
+        source: format!("event/{}", message.what),
+        channel,
+        assist_for: None,
+        template: message.template.clone(),
+        scheduled_at,
+        grace: TimeDelta::days(1),
+        body,
+        problem,
+    }
+}
+
+/// The ids of the segments a member is in.
+fn segments(
+    engine: &Engine,
+    state: &State,
+    p: &crate::playbook::Playbook,
+    at: DateTime<Utc>,
+) -> Vec<String> {
+    let mut ctx = engine.context(at);
+    ctx.set("member", state.member_value(p));
+    ctx.set("stats", state.stats(p, at));
+    p.segments
+        .iter()
+        .filter(|s| engine.holds(&s.when.source.value, &ctx).unwrap_or(false))
+        .map(|s| s.id.value.to_string())
+        .collect()
+}
+
+/// `at`, or the end of the quiet hours when `at` falls inside them: messages caused by
+/// events are held, not dropped.
+fn after_quiet_hours(p: &crate::playbook::Playbook, at: DateTime<Utc>) -> DateTime<Utc> {
+    let Some(quiet) = &p.content.quiet_hours else {
+        return at;
+    };
+    let tz = p.community.timezone;
+    let local = at.with_timezone(&tz);
+    if !quiet.value.contains(local.time()) {
+        return at;
+    }
+    let mut end = local.date_naive().and_time(quiet.value.end.0);
+    if end <= local.naive_local() {
+        end = end.checked_add_days(Days::new(1)).unwrap_or(end);
+    }
+    resolve_local(tz, end)
+}

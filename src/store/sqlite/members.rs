@@ -1,0 +1,400 @@
+//! The member side of the SQLite store.
+
+use super::{SqliteStore, insert_fires, instant, millis};
+use crate::events::{Event, Kind};
+use crate::store::StoreError;
+use crate::store::members::{Effects, LedgerLine, MemberRow, Milestone, OffenceLine, Status};
+use chrono::{DateTime, FixedOffset, Utc};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite};
+use std::collections::HashSet;
+
+/// Rows per multi-row INSERT.
+const CHUNK: usize = 64;
+
+macro_rules! member_columns {
+    () => {
+        "community, id, name, status, applied_at, joined_at, birthday, profile, referrer, \
+         last_active"
+    };
+}
+
+fn read_member(row: &SqliteRow) -> Result<MemberRow, sqlx::Error> {
+    let status: String = row.try_get("status")?;
+    let profile: String = row.try_get("profile")?;
+    let at = |name: &str| -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        row.try_get::<Option<i64>, _>(name)?
+            .map(instant)
+            .transpose()
+    };
+    Ok(MemberRow {
+        community: row.try_get("community")?,
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        status: Status::parse(&status)
+            .ok_or_else(|| sqlx::Error::Decode(format!("unknown status `{status}`").into()))?,
+        applied_at: at("applied_at")?,
+        joined_at: at("joined_at")?,
+        birthday: row.try_get("birthday")?,
+        profile: serde_json::from_str(&profile).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        referrer: row.try_get("referrer")?,
+        last_active: at("last_active")?,
+    })
+}
+
+impl SqliteStore {
+    /// Which of `ids` the community has taken in already.
+    pub(crate) async fn known_events_impl(
+        &self,
+        community: &str,
+        ids: &[&str],
+    ) -> Result<HashSet<String>, StoreError> {
+        let doing = "looking up events";
+        let mut known = HashSet::new();
+        for chunk in ids.chunks(500) {
+            let asked = serde_json::to_string(chunk).unwrap_or_default();
+            let rows: Vec<String> = sqlx::query_scalar(
+                "SELECT id FROM events WHERE community = ?1 \
+                 AND id IN (SELECT value FROM json_each(?2))",
+            )
+            .bind(community)
+            .bind(asked)
+            .fetch_all(&self.writer)
+            .await
+            .map_err(StoreError::db(doing))?;
+            known.extend(rows);
+        }
+        Ok(known)
+    }
+
+    /// Writes events and everything they caused in one transaction.
+    pub(crate) async fn write_effects_impl(
+        &self,
+        effects: &Effects,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let doing = "applying events";
+        if effects.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::db(doing))?;
+        for chunk in effects.events.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO events (community, id, type, member, at, offset_s, data, received_at) ",
+            );
+            q.push_values(chunk, |mut row, e| {
+                row.push_bind(e.community.clone())
+                    .push_bind(e.id.clone())
+                    .push_bind(e.kind.as_str().to_string())
+                    .push_bind(e.member.clone())
+                    .push_bind(millis(e.at.with_timezone(&Utc)))
+                    .push_bind(i64::from(e.at.offset().local_minus_utc()))
+                    .push_bind(serde_json::Value::Object(e.data.clone()).to_string())
+                    .push_bind(millis(now));
+            });
+            q.push(" ON CONFLICT (community, id) DO NOTHING");
+            q.build()
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(doing))?;
+        }
+        for chunk in effects.members.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(concat!(
+                "INSERT OR REPLACE INTO members (",
+                member_columns!(),
+                ") "
+            ));
+            q.push_values(chunk, |mut row, m| {
+                row.push_bind(m.community.clone())
+                    .push_bind(m.id.clone())
+                    .push_bind(m.name.clone())
+                    .push_bind(m.status.as_str())
+                    .push_bind(m.applied_at.map(millis))
+                    .push_bind(m.joined_at.map(millis))
+                    .push_bind(m.birthday.clone())
+                    .push_bind(m.profile.to_string())
+                    .push_bind(m.referrer.clone())
+                    .push_bind(m.last_active.map(millis));
+            });
+            q.build()
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(doing))?;
+        }
+        for chunk in effects.ledger.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO ledger (community, member, at, points, reason, detail, event) ",
+            );
+            q.push_values(chunk, |mut row, l| {
+                row.push_bind(l.community.clone())
+                    .push_bind(l.member.clone())
+                    .push_bind(millis(l.at))
+                    .push_bind(l.points)
+                    .push_bind(l.reason.clone())
+                    .push_bind(l.detail.clone())
+                    .push_bind(l.event.clone());
+            });
+            q.build()
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(doing))?;
+        }
+        for chunk in effects.offences.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO offences (community, member, rule, n, penalty, action, at, event) ",
+            );
+            q.push_values(chunk, |mut row, o| {
+                row.push_bind(o.community.clone())
+                    .push_bind(o.member.clone())
+                    .push_bind(o.rule.clone())
+                    .push_bind(i64::from(o.n))
+                    .push_bind(o.penalty.clone())
+                    .push_bind(o.action.clone())
+                    .push_bind(millis(o.at))
+                    .push_bind(o.event.clone());
+            });
+            q.build()
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(doing))?;
+        }
+        for chunk in effects.milestones.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO milestones (community, member, what, at) ",
+            );
+            q.push_values(chunk, |mut row, m| {
+                row.push_bind(m.community.clone())
+                    .push_bind(m.member.clone())
+                    .push_bind(m.what.clone())
+                    .push_bind(millis(m.at));
+            });
+            q.push(" ON CONFLICT DO NOTHING");
+            q.build()
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(doing))?;
+        }
+        insert_fires(&mut tx, &effects.fires, now).await?;
+        tx.commit().await.map_err(StoreError::db(doing))
+    }
+
+    pub(crate) async fn member_impl(
+        &self,
+        community: &str,
+        id: &str,
+    ) -> Result<Option<MemberRow>, StoreError> {
+        let doing = "reading a member";
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            member_columns!(),
+            " FROM members WHERE community = ?1 AND id = ?2"
+        ))
+        .bind(community)
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(StoreError::db(doing))?;
+        row.as_ref()
+            .map(read_member)
+            .transpose()
+            .map_err(StoreError::db(doing))
+    }
+
+    pub(crate) async fn members_impl(&self, community: &str) -> Result<Vec<MemberRow>, StoreError> {
+        let doing = "listing members";
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            member_columns!(),
+            " FROM members WHERE community = ?1 ORDER BY id"
+        ))
+        .bind(community)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(StoreError::db(doing))?;
+        rows.iter()
+            .map(read_member)
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::db(doing))
+    }
+
+    pub(crate) async fn ledger_impl(
+        &self,
+        community: &str,
+        member: &str,
+    ) -> Result<Vec<LedgerLine>, StoreError> {
+        let doing = "reading the ledger";
+        let rows = sqlx::query(
+            "SELECT community, member, at, points, reason, detail, event FROM ledger \
+             WHERE community = ?1 AND member = ?2 ORDER BY seq",
+        )
+        .bind(community)
+        .bind(member)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(StoreError::db(doing))?;
+        rows.iter()
+            .map(|r| {
+                Ok(LedgerLine {
+                    community: r.try_get("community")?,
+                    member: r.try_get("member")?,
+                    at: instant(r.try_get("at")?)?,
+                    points: r.try_get("points")?,
+                    reason: r.try_get("reason")?,
+                    detail: r.try_get("detail")?,
+                    event: r.try_get("event")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::db(doing))
+    }
+
+    pub(crate) async fn balances_impl(
+        &self,
+        community: &str,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        sqlx::query_as(
+            "SELECT member, SUM(points) FROM ledger WHERE community = ?1 GROUP BY member",
+        )
+        .bind(community)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(StoreError::db("summing balances"))
+    }
+
+    pub(crate) async fn events_of_impl(
+        &self,
+        community: &str,
+        member: &str,
+    ) -> Result<Vec<Event>, StoreError> {
+        let doing = "reading a member's events";
+        let rows = sqlx::query(
+            "SELECT id, type, member, at, offset_s, data FROM events \
+             WHERE community = ?1 AND member = ?2 ORDER BY seq",
+        )
+        .bind(community)
+        .bind(member)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(StoreError::db(doing))?;
+        rows.iter()
+            .map(|r| {
+                let at = instant(r.try_get("at")?)?;
+                let offset: i64 = r.try_get("offset_s")?;
+                let offset = FixedOffset::east_opt(offset as i32)
+                    .unwrap_or_else(|| FixedOffset::east_opt(0).expect("UTC"));
+                let data: String = r.try_get("data")?;
+                let data = match serde_json::from_str(&data) {
+                    Ok(serde_json::Value::Object(m)) => m,
+                    _ => Default::default(),
+                };
+                Ok(Event {
+                    id: r.try_get("id")?,
+                    kind: Kind::parse(&r.try_get::<String, _>("type")?),
+                    community: community.to_string(),
+                    member: r.try_get("member")?,
+                    at: at.with_timezone(&offset),
+                    data,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::db(doing))
+    }
+
+    pub(crate) async fn offences_impl(
+        &self,
+        community: &str,
+        member: &str,
+    ) -> Result<Vec<OffenceLine>, StoreError> {
+        let doing = "reading offences";
+        let rows = sqlx::query(
+            "SELECT community, member, rule, n, penalty, action, at, event FROM offences \
+             WHERE community = ?1 AND member = ?2 ORDER BY seq",
+        )
+        .bind(community)
+        .bind(member)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(StoreError::db(doing))?;
+        rows.iter()
+            .map(|r| {
+                Ok(OffenceLine {
+                    community: r.try_get("community")?,
+                    member: r.try_get("member")?,
+                    rule: r.try_get("rule")?,
+                    n: u32::try_from(r.try_get::<i64, _>("n")?).unwrap_or(0),
+                    penalty: r.try_get("penalty")?,
+                    action: r.try_get("action")?,
+                    at: instant(r.try_get("at")?)?,
+                    event: r.try_get("event")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::db(doing))
+    }
+
+    pub(crate) async fn milestones_impl(
+        &self,
+        community: &str,
+        member: &str,
+    ) -> Result<Vec<Milestone>, StoreError> {
+        let doing = "reading milestones";
+        let rows = sqlx::query(
+            "SELECT community, member, what, at FROM milestones \
+             WHERE community = ?1 AND member = ?2 ORDER BY at, what",
+        )
+        .bind(community)
+        .bind(member)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(StoreError::db(doing))?;
+        rows.iter()
+            .map(|r| {
+                Ok(Milestone {
+                    community: r.try_get("community")?,
+                    member: r.try_get("member")?,
+                    what: r.try_get("what")?,
+                    at: instant(r.try_get("at")?)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::db(doing))
+    }
+
+    pub(crate) async fn save_playbooks_impl(
+        &self,
+        playbooks: &[(String, String, String)],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let doing = "keeping the playbooks";
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::db(doing))?;
+        for (community, path, source) in playbooks {
+            sqlx::query(
+                "INSERT OR REPLACE INTO playbooks (community, path, source, loaded_at) \
+                 VALUES (?1, ?2, ?3, ?4)",
+            )
+            .bind(community)
+            .bind(path)
+            .bind(source)
+            .bind(millis(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db(doing))?;
+        }
+        tx.commit().await.map_err(StoreError::db(doing))
+    }
+
+    pub(crate) async fn playbooks_impl(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        sqlx::query_as("SELECT community, path, source FROM playbooks ORDER BY community")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(StoreError::db("reading the playbooks"))
+    }
+}
