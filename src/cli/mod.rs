@@ -5,6 +5,8 @@ mod common;
 mod event;
 mod explain;
 mod init;
+mod leaderboard;
+mod ledger;
 mod members;
 mod plan;
 mod render;
@@ -35,6 +37,8 @@ pub enum Command {
     Assist(assist::Args),
     Members(members::Args),
     Event(event::Args),
+    Ledger(ledger::Args),
+    Leaderboard(leaderboard::Args),
     Schema(schema::Args),
     Explain(explain::Args),
 }
@@ -51,6 +55,8 @@ pub fn main() -> ExitCode {
         Command::Assist(args) => assist::run(args),
         Command::Members(args) => members::run(args),
         Command::Event(args) => event::run(args),
+        Command::Ledger(args) => ledger::run(args),
+        Command::Leaderboard(args) => leaderboard::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Explain(args) => explain::run(args),
     }
