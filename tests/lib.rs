@@ -6,6 +6,7 @@ mod common;
 mod bad_input;
 mod channel;
 mod init;
+mod members;
 mod plan;
 mod queues;
 mod render;

@@ -61,7 +61,12 @@ pub fn run(args: Args) -> ExitCode {
         // Highest first; ties by id, so the order is stable.
         ranked.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
         ranked.truncate(args.top);
-        let levels = p.rewards.tiers.as_ref().map(|t| t.levels.as_slice()).unwrap_or(&[]);
+        let levels = p
+            .rewards
+            .tiers
+            .as_ref()
+            .map(|t| t.levels.as_slice())
+            .unwrap_or(&[]);
         let mut rows = vec![["RANK", "ID", "NAME", "POINTS", "TIER"].map(String::from)];
         let mut items = Vec::new();
         for (i, (points, m)) in ranked.iter().enumerate() {
@@ -74,7 +79,9 @@ pub fn run(args: Args) -> ExitCode {
                 points.to_string(),
                 tier.clone().unwrap_or_else(|| "-".into()),
             ]);
-            items.push(json!({"rank": i + 1, "id": m.id, "name": name, "points": points, "tier": tier}));
+            items.push(
+                json!({"rank": i + 1, "id": m.id, "name": name, "points": points, "tier": tier}),
+            );
         }
         if !out.is_empty() {
             out.push('\n');

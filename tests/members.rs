@@ -1,0 +1,262 @@
+//! Specs for members: events in through `drumbeat event`, what they earn and cause, and
+//! what `members`, `ledger` and `leaderboard` show. Every event carries its own instant and
+//! every command that counts days is given `--at`.
+
+use crate::common::{drumbeat_in, root};
+use drumbeat::store::{self, State, Store};
+use std::path::Path;
+
+fn playbook() -> String {
+    root()
+        .join("tests/fixtures/members/tea-club.yaml")
+        .display()
+        .to_string()
+}
+
+/// Applies events (JSON lines) to the tea club with the store in `dir`.
+fn events(dir: &Path, lines: &[&str]) -> crate::common::Output {
+    let input = dir.join("events.jsonl");
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    drumbeat_in(
+        dir,
+        [
+            "event",
+            &playbook(),
+            "--store",
+            "sqlite://./state.db",
+            "--input",
+            input.to_str().unwrap(),
+        ],
+    )
+}
+
+fn ev(id: &str, kind: &str, member: &str, at: &str, data: &str) -> String {
+    format!(
+        r#"{{"id":"{id}","type":"{kind}","community":"tea-club","member":"{member}","at":"{at}","data":{data}}}"#
+    )
+}
+
+async fn outbox_body(dir: &Path, key: &str) -> Option<(String, State)> {
+    let url = format!("sqlite://{}", dir.join("state.db").display());
+    let s = store::open(&url).await.unwrap();
+    let row = s.find(key).await.unwrap();
+    s.close().await;
+    row.map(|r| (r.body, r.state))
+}
+
+fn show(dir: &Path, member: &str) -> serde_json::Value {
+    let out = drumbeat_in(
+        dir,
+        [
+            "members",
+            "show",
+            member,
+            "--store",
+            "sqlite://./state.db",
+            "--format",
+            "json",
+            "--at",
+            "2026-12-01T22:00:00+08:00",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    serde_json::from_str(&out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn a_refused_applicant_is_admitted_once_they_pay() {
+    let dir = tempfile::tempdir().unwrap();
+    let ask = ev(
+        "r1",
+        "join_request",
+        "u-1",
+        "2026-12-01T09:00:00+08:00",
+        r#"{"name":"杭州-阿青","accepted_rules":true}"#,
+    );
+    let out = events(dir.path(), &[&ask]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let (refusal, state) = outbox_body(dir.path(), "tea-club/event/r1/refusal")
+        .await
+        .expect("a refusal");
+    assert_eq!(refusal, "还差：fee（支付 9.9 元入群费）");
+    assert_eq!(state, State::Pending);
+    assert_eq!(show(dir.path(), "u-1")["status"], "applicant");
+
+    let pay = ev(
+        "p1",
+        "payment",
+        "u-1",
+        "2026-12-01T09:05:00+08:00",
+        r#"{"amount":9.9,"currency":"CNY"}"#,
+    );
+    assert_eq!(events(dir.path(), &[&pay]).code, 0);
+    let (welcome, _) = outbox_body(dir.path(), "tea-club/event/p1/welcome")
+        .await
+        .expect("a welcome");
+    assert_eq!(welcome, "欢迎 杭州-阿青 加入「茶友会」！");
+    let member = show(dir.path(), "u-1");
+    assert_eq!(member["status"], "member");
+    assert_eq!(member["joined"], "2026-12-01");
+}
+
+#[tokio::test]
+async fn every_unmet_requirement_is_listed_in_order_with_its_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let ask = ev(
+        "r1",
+        "join_request",
+        "u-2",
+        "2026-12-01T09:00:00+08:00",
+        r#"{"name":"bob"}"#,
+    );
+    assert_eq!(events(dir.path(), &[&ask]).code, 0);
+    let (refusal, _) = outbox_body(dir.path(), "tea-club/event/r1/refusal")
+        .await
+        .unwrap();
+    assert_eq!(
+        refusal,
+        "还差：rules（请先阅读并同意群规）、nickname（城市-昵称）、fee（支付 9.9 元入群费）"
+    );
+}
+
+#[tokio::test]
+async fn a_tier_boundary_hit_exactly_is_announced_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = vec![ev(
+        "j",
+        "join",
+        "u-3",
+        "2026-12-01T08:00:00+08:00",
+        r#"{"name":"北京-老周"}"#,
+    )];
+    // 100 points a day: 300 on the third day exactly, then more.
+    for day in 1..=4 {
+        lines.push(ev(
+            &format!("c{day}"),
+            "checkin",
+            "u-3",
+            &format!("2026-12-0{day}T08:00:00+08:00"),
+            "{}",
+        ));
+    }
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    assert_eq!(events(dir.path(), &lines).code, 0);
+    let (text, _) = outbox_body(dir.path(), "tea-club/event/c3/tier:regular")
+        .await
+        .expect("announced on the third check-in");
+    assert_eq!(text, "恭喜 北京-老周 升级为达人！");
+    assert!(
+        outbox_body(dir.path(), "tea-club/event/c4/tier:regular")
+            .await
+            .is_none()
+    );
+    let member = show(dir.path(), "u-3");
+    assert_eq!(member["points"], 400);
+    assert_eq!(member["tier"], "regular");
+}
+
+#[test]
+fn an_event_seen_twice_changes_nothing_the_second_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let join = ev(
+        "j",
+        "join",
+        "u-4",
+        "2026-12-01T08:00:00+08:00",
+        r#"{"name":"广州-小梅"}"#,
+    );
+    let checkin = ev("c", "checkin", "u-4", "2026-12-01T08:01:00+08:00", "{}");
+    let first = events(dir.path(), &[&join, &checkin, &checkin]);
+    assert_eq!(
+        first.stdout,
+        "applied 2 events; 1 taken in before (unchanged)\n"
+    );
+    let again = events(dir.path(), &[&checkin]);
+    assert_eq!(
+        again.stdout,
+        "applied 0 events; 1 taken in before (unchanged)\n"
+    );
+    let ledger = drumbeat_in(
+        dir.path(),
+        ["ledger", "u-4", "--store", "sqlite://./state.db"],
+    );
+    assert_eq!(
+        ledger.stdout,
+        "u-4 · tea-club\n\n\
+         AT                   POINTS  BALANCE  REASON  DETAIL   EVENT\n\
+         2026-12-01 08:01:00  +100    100      points  checkin  c\n\n\
+         1 lines, balance 100\n"
+    );
+}
+
+#[test]
+fn a_batch_with_one_bad_event_is_refused_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = ev("g", "join", "u-5", "2026-12-01T08:00:00+08:00", "{}");
+    let unknown_type = ev(
+        "x",
+        "custom_case_shared",
+        "u-5",
+        "2026-12-01T08:00:00+08:00",
+        "{}",
+    );
+    let other_community = good
+        .replace("tea-club", "chess-club")
+        .replace("\"g\"", "\"h\"");
+    let out = events(dir.path(), &[&good, &unknown_type, &other_community]);
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr,
+        "error: event 1 (`x`): `type`: unknown event type `custom_case_shared` (not a built-in type, and no points rule of `tea-club` names it)\n\
+         error: event 2 (`h`): `community`: no community `chess-club` is loaded\n\
+         error: the events were refused; nothing changed\n"
+    );
+    let list = drumbeat_in(
+        dir.path(),
+        ["members", "list", "--store", "sqlite://./state.db"],
+    );
+    assert!(list.stdout.ends_with("\n0 members\n"), "{}", list.stdout);
+}
+
+#[test]
+fn the_referrer_earns_when_the_referred_member_is_admitted() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = [
+        ev(
+            "a",
+            "join",
+            "u-6",
+            "2026-12-01T08:00:00+08:00",
+            r#"{"name":"成都-大熊"}"#,
+        ),
+        ev(
+            "b",
+            "referral",
+            "u-6",
+            "2026-12-01T08:10:00+08:00",
+            r#"{"referred":"u-7"}"#,
+        ),
+        ev(
+            "c",
+            "join",
+            "u-7",
+            "2026-12-01T09:00:00+08:00",
+            r#"{"name":"成都-小熊"}"#,
+        ),
+    ];
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    assert_eq!(events(dir.path(), &lines).code, 0);
+    assert_eq!(show(dir.path(), "u-6")["points"], 30);
+    assert_eq!(show(dir.path(), "u-7")["referrer"], "u-6");
+    let board = drumbeat_in(
+        dir.path(),
+        ["leaderboard", "--store", "sqlite://./state.db"],
+    );
+    assert_eq!(
+        board.stdout,
+        "茶友会 (tea-club)\n\
+         RANK  ID   NAME       POINTS  TIER\n\
+         1     u-6  成都-大熊  30      新人\n\
+         2     u-7  成都-小熊  0       新人\n"
+    );
+}
