@@ -260,3 +260,80 @@ fn the_referrer_earns_when_the_referred_member_is_admitted() {
          2     u-7  成都-小熊  0       新人\n"
     );
 }
+
+#[tokio::test]
+async fn the_nth_offence_draws_the_nth_penalty_and_the_last_repeats() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = vec![ev(
+        "j",
+        "join",
+        "u-8",
+        "2026-12-01T08:00:00+08:00",
+        r#"{"name":"深圳-阿飞"}"#,
+    )];
+    let texts = [
+        "代购面膜",
+        "看这里 www.example.com",
+        "扫码代购",
+        "再发一次代购",
+        "今天练完了",
+    ];
+    for (i, t) in texts.iter().enumerate() {
+        lines.push(ev(
+            &format!("m{}", i + 1),
+            "message",
+            "u-8",
+            &format!("2026-12-01T1{i}:00:00+08:00"),
+            &format!(r#"{{"text":"{t}"}}"#),
+        ));
+    }
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    assert_eq!(events(dir.path(), &lines).code, 0);
+    let (warning, _) = outbox_body(dir.path(), "tea-club/event/m1/warn:no-ads")
+        .await
+        .unwrap();
+    assert_eq!(warning, "深圳-阿飞，请遵守群规：禁止发广告");
+    let (mute, _) = outbox_body(dir.path(), "tea-club/event/m2/mute:no-ads")
+        .await
+        .unwrap();
+    assert_eq!(
+        mute,
+        "【待处理】深圳-阿飞（u-8）第 2 次违反「禁止发广告」，请禁言 2h。\n原消息：看这里 www.example.com"
+    );
+    for (key, n) in [("m3", 3), ("m4", 4)] {
+        let (remove, _) = outbox_body(dir.path(), &format!("tea-club/event/{key}/remove:no-ads"))
+            .await
+            .unwrap();
+        assert!(
+            remove.starts_with(&format!(
+                "【待处理】深圳-阿飞（u-8）第 {n} 次违反「禁止发广告」，请移出群。"
+            )),
+            "{remove}"
+        );
+    }
+    let member = show(dir.path(), "u-8");
+    assert_eq!(member["status"], "removed");
+    let ladder: Vec<(u64, &str, &str)> = member["offences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["n"].as_u64().unwrap(),
+                o["penalty"].as_str().unwrap(),
+                o["action"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ladder,
+        [
+            (1, "warn", "warned"),
+            (2, "mute 2h", "task"),
+            (3, "remove", "task"),
+            (4, "remove", "task")
+        ]
+    );
+    // Offending messages earn nothing; the last, harmless one earns its point.
+    assert_eq!(member["points"], 1);
+}

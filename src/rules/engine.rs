@@ -4,7 +4,7 @@ use super::activity::{Activity, Stats};
 use super::member::{Member, Status};
 use super::points::{Award, Ledger, tier_of};
 use crate::events::{Event, Kind};
-use crate::playbook::model::{Playbook, RequirementKind};
+use crate::playbook::model::{Penalty, Playbook, RequirementKind, Rule};
 use crate::template::Place;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -20,6 +20,8 @@ pub struct State {
     pub milestones: BTreeSet<String>,
     /// Paid so far, per currency (entry fees).
     pub paid: Vec<(String, f64)>,
+    /// Offences so far, per rule id.
+    pub offences: std::collections::BTreeMap<String, u32>,
 }
 
 impl State {
@@ -30,6 +32,7 @@ impl State {
             activity: Activity::default(),
             milestones: BTreeSet::new(),
             paid: Vec::new(),
+            offences: Default::default(),
         }
     }
 
@@ -91,6 +94,19 @@ pub struct Message {
     pub values: Vec<(&'static str, Value)>,
     /// What makes it unique for this event (`welcome`, `tier:regular`).
     pub what: String,
+    /// A text written by the engine itself (a task for the admins) instead of a template.
+    pub text: Option<String>,
+}
+
+/// A broken group rule and the penalty it draws.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offence {
+    pub rule: String,
+    /// The member's n-th offence against the rule.
+    pub n: u32,
+    pub penalty: Penalty,
+    /// `warned`, `task` (sent to the admins to carry out) or `logged` (no admins channel).
+    pub action: &'static str,
 }
 
 /// What applying one event did to a member.
@@ -104,6 +120,7 @@ pub struct Outcome {
     pub admitted: bool,
     /// Refused by this event, with the unmet requirements' ids.
     pub refused: Vec<String>,
+    pub offences: Vec<Offence>,
 }
 
 /// Facts about the community an event may need: how many members it has now.
@@ -186,13 +203,16 @@ pub fn apply(p: &Playbook, state: &mut State, event: &Event, census: Census) -> 
         }
         Kind::Message => {
             state.activity.message(at, text("reply_to").is_some());
+            if let Some(t) = text("text") {
+                offend(p, state, &t, &mut out);
+            }
         }
         Kind::Checkin => state.activity.checkin(at),
         Kind::Referral | Kind::Purchase | Kind::AssistDone | Kind::Custom(_) => {}
     }
     // Points for the event itself (a referral's points go to the referrer on admission,
     // not to whoever reports the referral).
-    if event.kind != Kind::Referral {
+    if event.kind != Kind::Referral && out.offences.is_empty() {
         let awards = state.ledger.apply(&p.rewards, tz, event.kind.as_str(), at);
         out.awards.extend(awards);
     }
@@ -274,6 +294,7 @@ fn check_entry(
                 channel: None,
                 values: vec![("unmet", Value::Array(unmet))],
                 what: "refusal".into(),
+                text: None,
             });
         }
     }
@@ -292,6 +313,7 @@ fn admit(p: &Playbook, state: &mut State, at: DateTime<Utc>, out: &mut Outcome) 
                 channel: None,
                 values: Vec::new(),
                 what: "welcome".into(),
+                text: None,
             });
         }
     }
@@ -326,7 +348,158 @@ fn announce_tier(p: &Playbook, state: &mut State, out: &mut Outcome) {
                     json!({"id": tier.id.value.as_str(), "name": tier.name, "min": tier.min.value}),
                 )],
                 what,
+                text: None,
             });
         }
+    }
+}
+
+/// The channel moderation tasks go to: one named `admins` (or `admin`), if the playbook
+/// has one. No channel type can mute or remove a member itself, so a person does it.
+pub fn admins_channel(p: &Playbook) -> Option<&str> {
+    p.channels
+        .keys()
+        .map(|k| k.as_str())
+        .find(|k| *k == "admins" || *k == "admin")
+}
+
+/// Whether a message breaks `rule`: any keyword, any pattern, or a link when links count.
+pub fn breaks(rule: &Rule, text: &str) -> bool {
+    let m = &rule.matcher;
+    m.keywords
+        .iter()
+        .any(|k| !k.is_empty() && text.contains(k.as_str()))
+        || m.patterns.iter().any(|p| p.value.is_match(text))
+        || (m.links && has_link(text))
+}
+
+/// A web address or a QR code mention: what "links" means for group rules.
+fn has_link(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    lower.contains("http://")
+        || lower.contains("https://")
+        || lower.contains("www.")
+        || text.contains("二维码")
+        || lower
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+            .any(|w| {
+                let parts: Vec<&str> = w.split('.').collect();
+                parts.len() >= 2
+                    && parts.iter().all(|p| !p.is_empty())
+                    && matches!(
+                        *parts.last().unwrap_or(&""),
+                        "com" | "cn" | "net" | "org" | "io" | "me" | "cc" | "top" | "xyz" | "vip"
+                    )
+            })
+}
+
+/// Counts an offence for each rule the message breaks and applies the ladder's penalty.
+fn offend(p: &Playbook, state: &mut State, text: &str, out: &mut Outcome) {
+    for rule in &p.rules {
+        if !breaks(rule, text) {
+            continue;
+        }
+        let id = rule.id.value.to_string();
+        let n = {
+            let count = state.offences.entry(id.clone()).or_default();
+            *count += 1;
+            *count
+        };
+        let Some(penalty) = rule
+            .penalties
+            .get(n as usize - 1)
+            .or_else(|| rule.penalties.last())
+            .copied()
+        else {
+            continue;
+        };
+        let rule_value = json!({"id": id, "description": rule.description});
+        let penalty_name = match penalty {
+            Penalty::Warn => "warn",
+            Penalty::Mute(_) => "mute",
+            Penalty::Remove => "remove",
+        };
+        let action = match penalty {
+            Penalty::Warn => {
+                if let Some(t) = &rule.template {
+                    out.messages.push(Message {
+                        template: t.value.to_string(),
+                        place: Place::RuleWarning { rule: id.clone() },
+                        channel: None,
+                        values: vec![
+                            ("rule", rule_value.clone()),
+                            ("penalty", json!(penalty_name)),
+                        ],
+                        what: format!("warn:{id}"),
+                        text: None,
+                    });
+                }
+                "warned"
+            }
+            Penalty::Mute(_) | Penalty::Remove => {
+                if penalty == Penalty::Remove {
+                    state.member.status = Status::Removed;
+                }
+                match admins_channel(p) {
+                    Some(admins) => {
+                        out.messages.push(Message {
+                            template: String::new(),
+                            place: Place::RuleWarning { rule: id.clone() },
+                            channel: Some(admins.to_string()),
+                            values: Vec::new(),
+                            what: format!("{penalty_name}:{id}"),
+                            text: Some(task_text(p, state, rule, n, penalty, text)),
+                        });
+                        "task"
+                    }
+                    None => "logged",
+                }
+            }
+        };
+        out.offences.push(Offence {
+            rule: id,
+            n,
+            penalty,
+            action,
+        });
+    }
+}
+
+/// The to-do an admin gets to mute or remove a member.
+fn task_text(
+    p: &Playbook,
+    state: &State,
+    rule: &Rule,
+    n: u32,
+    penalty: Penalty,
+    text: &str,
+) -> String {
+    let who = state
+        .member
+        .name
+        .clone()
+        .unwrap_or_else(|| state.member.id.clone());
+    let zh = p.community.locale.starts_with("zh");
+    let what = match (penalty, zh) {
+        (Penalty::Mute(d), true) => {
+            format!("禁言 {}", d.map_or("1h".to_string(), |d| d.to_string()))
+        }
+        (Penalty::Mute(d), false) => format!(
+            "mute them for {}",
+            d.map_or("1h".to_string(), |d| d.to_string())
+        ),
+        (_, true) => "移出群".to_string(),
+        (_, false) => "remove them from the group".to_string(),
+    };
+    if zh {
+        format!(
+            "【待处理】{who}（{}）第 {n} 次违反「{}」，请{what}。\n原消息：{text}",
+            state.member.id, rule.description
+        )
+    } else {
+        format!(
+            "[To do] {who} ({}) broke \"{}\" (offence {n}): please {what}.\nMessage: {text}",
+            state.member.id, rule.description
+        )
     }
 }

@@ -10,10 +10,11 @@
 use super::delivery::Communities;
 use super::program::Community;
 use crate::events::{Event, Kind};
+use crate::playbook::model::Penalty;
 use crate::rules::engine::{self, Census, Message, Outcome, State};
 use crate::rules::{Reason, Status};
 use crate::schedule::time::resolve_local;
-use crate::store::members::{Effects, LedgerLine, Milestone};
+use crate::store::members::{Effects, LedgerLine, Milestone, OffenceLine};
 use crate::store::{NewFire, Queue, Store, StoreError};
 use crate::template::Engine;
 use chrono::{DateTime, Days, TimeDelta, Utc};
@@ -313,6 +314,22 @@ fn record(
             event: Some(event.id.clone()),
         });
     }
+    for o in &outcome.offences {
+        effects.offences.push(OffenceLine {
+            community: c.id().to_string(),
+            member: member.clone(),
+            rule: o.rule.clone(),
+            n: o.n,
+            penalty: match o.penalty {
+                Penalty::Warn => "warn".into(),
+                Penalty::Mute(d) => format!("mute {}", d.map_or("1h".into(), |d| d.to_string())),
+                Penalty::Remove => "remove".into(),
+            },
+            action: o.action.to_string(),
+            at,
+            event: event.id.clone(),
+        });
+    }
     for what in &outcome.milestones {
         effects.milestones.push(Milestone {
             community: c.id().to_string(),
@@ -363,7 +380,11 @@ fn compose(
         .or_else(|| p.channel_for(None).map(|id| id.as_str().to_string()))
         .unwrap_or_default();
     let scheduled_at = after_quiet_hours(p, at);
-    let (body, problem) = match engine.render(&message.template, &ctx) {
+    let rendered = match &message.text {
+        Some(text) => Ok(text.clone()),
+        None => engine.render(&message.template, &ctx),
+    };
+    let (body, problem) = match rendered {
         Ok(body) => (body, None),
         Err(e) => (String::new(), Some(format!("could not render: {e}"))),
     };
