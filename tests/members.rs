@@ -337,3 +337,46 @@ async fn the_nth_offence_draws_the_nth_penalty_and_the_last_repeats() {
     // Offending messages earn nothing; the last, harmless one earns its point.
     assert_eq!(member["points"], 1);
 }
+
+#[tokio::test]
+async fn a_badge_is_granted_once_though_its_condition_lapses_and_holds_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = vec![ev(
+        "j",
+        "join",
+        "u-9",
+        "2026-12-01T08:00:00+08:00",
+        r#"{"name":"西安-石头"}"#,
+    )];
+    // Three messages on the 1st (holds), none for a week (lapses), three on the 10th.
+    for (id, at) in [
+        ("a1", "2026-12-01T09:00:00+08:00"),
+        ("a2", "2026-12-01T10:00:00+08:00"),
+        ("a3", "2026-12-01T11:00:00+08:00"),
+        ("b1", "2026-12-10T09:00:00+08:00"),
+        ("b2", "2026-12-10T10:00:00+08:00"),
+        ("b3", "2026-12-10T11:00:00+08:00"),
+    ] {
+        lines.push(ev(id, "message", "u-9", at, r#"{"text":"早"}"#));
+    }
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    assert_eq!(events(dir.path(), &lines).code, 0);
+    assert!(
+        outbox_body(dir.path(), "tea-club/event/a2/badge:chatty")
+            .await
+            .is_none()
+    );
+    let (text, _) = outbox_body(dir.path(), "tea-club/event/a3/badge:chatty")
+        .await
+        .expect("granted on the third message");
+    assert_eq!(text, "西安-石头 获得勋章「话痨」");
+    assert!(
+        outbox_body(dir.path(), "tea-club/event/b3/badge:chatty")
+            .await
+            .is_none()
+    );
+    assert_eq!(
+        show(dir.path(), "u-9")["badges"],
+        serde_json::json!(["chatty"])
+    );
+}

@@ -5,6 +5,7 @@ use crate::playbook::{Loaded, Playbook, load::load_bytes};
 use crate::rules::engine::State;
 use crate::runtime::intake::rebuild;
 use crate::store::{AnyStore, Store};
+use crate::template::Engine;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -13,6 +14,8 @@ pub struct Roster {
     pub rt: tokio::runtime::Runtime,
     pub store: AnyStore,
     pub playbooks: Vec<Playbook>,
+    /// Each playbook's templates, in the same order.
+    engines: Vec<Engine>,
 }
 
 impl Roster {
@@ -39,10 +42,18 @@ impl Roster {
         {
             return Err(usage(&format!("the store knows no community `{c}`")));
         }
+        let mut engines = Vec::new();
+        for p in &playbooks {
+            engines.push(Engine::new(p).map_err(|e| {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            })?);
+        }
         Ok(Roster {
             rt,
             store,
             playbooks,
+            engines,
         })
     }
 
@@ -77,8 +88,13 @@ impl Roster {
 
     /// A member's state, rebuilt from their events and ledger.
     pub fn state(&self, p: &Playbook, member: &str) -> Result<State, ExitCode> {
+        let i = self
+            .playbooks
+            .iter()
+            .position(|x| std::ptr::eq(x, p))
+            .expect("a playbook of this roster");
         self.rt
-            .block_on(rebuild(&self.store, p, member))
+            .block_on(rebuild(&self.store, p, &self.engines[i], member))
             .map_err(|e| {
                 eprintln!("error: {e}");
                 ExitCode::from(1)

@@ -2,10 +2,10 @@
 
 use super::activity::{Activity, Stats};
 use super::member::{Member, Status};
-use super::points::{Award, Ledger, tier_of};
+use super::points::{Award, Ledger, Reason, tier_of};
 use crate::events::{Event, Kind};
 use crate::playbook::model::{Penalty, Playbook, RequirementKind, Rule};
-use crate::template::Place;
+use crate::template::{Context, Engine, Place};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -129,8 +129,72 @@ pub struct Census {
     pub members: u64,
 }
 
+/// The values every member-facing message and condition sees: `community`, `rules`,
+/// `now`, `member`, `stats` and `segments`.
+pub fn context(p: &Playbook, engine: &Engine, state: &State, at: DateTime<Utc>) -> Context {
+    let mut ctx = engine.context(at);
+    ctx.set("member", state.member_value(p));
+    ctx.set("stats", state.stats(p, at));
+    let segments = segments(p, engine, &ctx);
+    ctx.set("segments", segments);
+    ctx
+}
+
+/// The ids of the segments whose condition holds in `ctx`. A condition that fails to
+/// evaluate does not hold.
+fn segments(p: &Playbook, engine: &Engine, ctx: &Context) -> Vec<String> {
+    p.segments
+        .iter()
+        .filter(|s| engine.holds(&s.when.source.value, ctx).unwrap_or(false))
+        .map(|s| s.id.value.to_string())
+        .collect()
+}
+
+/// Grants each badge whose condition holds now and that the member does not have yet:
+/// once, even if the condition lapses and holds again. Answers whether any was granted.
+pub fn grant_badges(
+    p: &Playbook,
+    engine: &Engine,
+    state: &mut State,
+    at: DateTime<Utc>,
+    out: &mut Outcome,
+) {
+    if p.rewards.badges.is_empty() || state.member.status != Status::Member {
+        return;
+    }
+    let ctx = context(p, engine, state, at);
+    for b in &p.rewards.badges {
+        let what = format!("badge:{}", b.id.value);
+        if state.milestones.contains(&what)
+            || !engine.holds(&b.when.source.value, &ctx).unwrap_or(false)
+        {
+            continue;
+        }
+        state.milestones.insert(what.clone());
+        out.milestones.push(what.clone());
+        if let Some(t) = &b.template {
+            out.messages.push(Message {
+                template: t.value.to_string(),
+                place: Place::Badge {
+                    badge: b.id.value.to_string(),
+                },
+                channel: None,
+                values: vec![("badge", json!({"id": b.id.value.as_str(), "name": b.name}))],
+                what,
+                text: None,
+            });
+        }
+    }
+}
+
 /// Applies one member event to its member's state.
-pub fn apply(p: &Playbook, state: &mut State, event: &Event, census: Census) -> Outcome {
+pub fn apply(
+    p: &Playbook,
+    engine: &Engine,
+    state: &mut State,
+    event: &Event,
+    census: Census,
+) -> Outcome {
     let at = event.at.with_timezone(&Utc);
     let tz = p.community.timezone;
     let mut out = Outcome::default();
@@ -216,7 +280,26 @@ pub fn apply(p: &Playbook, state: &mut State, event: &Event, census: Census) -> 
         let awards = state.ledger.apply(&p.rewards, tz, event.kind.as_str(), at);
         out.awards.extend(awards);
     }
+    for award in &out.awards {
+        if let Reason::Streak { rule, days, .. } = award.reason
+            && let Some(t) = p
+                .rewards
+                .streaks
+                .get(rule)
+                .and_then(|s| s.template.as_ref())
+        {
+            out.messages.push(Message {
+                template: t.value.to_string(),
+                place: Place::Streak,
+                channel: None,
+                values: vec![("points", json!(award.points)), ("streak", json!(days))],
+                what: format!("streak:{rule}:{days}"),
+                text: None,
+            });
+        }
+    }
     announce_tier(p, state, &mut out);
+    grant_badges(p, engine, state, at, &mut out);
     out
 }
 

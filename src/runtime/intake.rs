@@ -139,7 +139,16 @@ impl<S: Store> Intake<S> {
                 members: count_members(&touched, &states, &c),
             };
             let state = self.state(&mut states, &mut touched, &c, &member).await?;
-            let outcome = engine::apply(&c.playbook, state, &event, census);
+            let templates = match c.engine() {
+                Ok(e) => e,
+                Err(e) => {
+                    return Err(Refusal::Invalid(vec![format!(
+                        "community `{}`: {e}",
+                        c.id()
+                    )]));
+                }
+            };
+            let outcome = engine::apply(&c.playbook, templates, state, &event, census);
             effects.members.push(state.member.clone());
             let referrer = outcome
                 .admitted
@@ -229,7 +238,10 @@ impl<S: Store> Intake<S> {
         if !touched.contains_key(&key) {
             let state = match states.get(&key) {
                 Some(s) => s.clone(),
-                None => rebuild(&self.store, &c.playbook, member).await?,
+                None => match c.engine() {
+                    Ok(templates) => rebuild(&self.store, &c.playbook, templates, member).await?,
+                    Err(_) => State::new(c.id(), member),
+                },
             };
             touched.insert(key.clone(), state);
         }
@@ -242,12 +254,13 @@ impl<S: Store> Intake<S> {
 pub async fn rebuild<S: Store>(
     store: &S,
     p: &crate::playbook::Playbook,
+    templates: &Engine,
     member: &str,
 ) -> Result<State, StoreError> {
     let id = p.community.id.value.as_str();
     let mut state = State::new(id, member);
     for event in store.events_of(id, member).await? {
-        engine::apply(p, &mut state, &event, Census::default());
+        engine::apply(p, templates, &mut state, &event, Census::default());
     }
     // Referral credits: lines in the ledger without an event of this member.
     for line in store.ledger(id, member).await? {
@@ -341,17 +354,13 @@ fn record(
     if outcome.messages.is_empty() {
         return;
     }
-    let engine = match Engine::new(&c.playbook) {
-        Ok(e) => e,
-        Err(e) => {
-            tracing::error!(community = %c.id(), error = %e, "templates do not compile");
-            return;
-        }
+    let Ok(templates) = c.engine() else {
+        return;
     };
     for message in &outcome.messages {
         effects
             .fires
-            .push(compose(c, &engine, state, event, message, at.max(now)));
+            .push(compose(c, templates, state, event, message, at.max(now)));
     }
 }
 
@@ -366,10 +375,7 @@ fn compose(
     at: DateTime<Utc>,
 ) -> NewFire {
     let p = &c.playbook;
-    let mut ctx = engine.context(at);
-    ctx.set("member", state.member_value(p));
-    ctx.set("stats", state.stats(p, at));
-    ctx.set("segments", segments(engine, state, p, at));
+    let mut ctx = engine::context(p, engine, state, at);
     for (name, value) in &message.values {
         ctx.set(name, value);
     }
@@ -400,23 +406,6 @@ fn compose(
         body,
         problem,
     }
-}
-
-/// The ids of the segments a member is in.
-fn segments(
-    engine: &Engine,
-    state: &State,
-    p: &crate::playbook::Playbook,
-    at: DateTime<Utc>,
-) -> Vec<String> {
-    let mut ctx = engine.context(at);
-    ctx.set("member", state.member_value(p));
-    ctx.set("stats", state.stats(p, at));
-    p.segments
-        .iter()
-        .filter(|s| engine.holds(&s.when.source.value, &ctx).unwrap_or(false))
-        .map(|s| s.id.value.to_string())
-        .collect()
 }
 
 /// `at`, or the end of the quiet hours when `at` falls inside them: messages caused by

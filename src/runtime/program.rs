@@ -24,6 +24,9 @@ pub struct Community {
     pub routes: IndexMap<String, Route>,
     /// The source text it was built from: a reload that finds the same text keeps it.
     pub text: Arc<str>,
+    /// Its templates compiled, the first time an event needs them (most communities of a
+    /// large deployment only ever need them for a moment, when a slot fires).
+    engine: std::sync::OnceLock<Result<Engine, RenderError>>,
 }
 
 /// A built channel and the pace it is sent at.
@@ -36,6 +39,29 @@ pub struct Route {
 }
 
 impl Community {
+    pub fn new(
+        playbook: Playbook,
+        path: PathBuf,
+        routes: IndexMap<String, Route>,
+        text: Arc<str>,
+    ) -> Community {
+        Community {
+            playbook,
+            path,
+            routes,
+            text,
+            engine: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The compiled templates, kept once compiled.
+    pub fn engine(&self) -> Result<&Engine, RenderError> {
+        self.engine
+            .get_or_init(|| Engine::new(&self.playbook))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
     pub fn id(&self) -> &str {
         self.playbook.community.id.value.as_str()
     }
@@ -176,12 +202,7 @@ pub fn load(paths: &[PathBuf], build: &Build) -> Outcome {
         }
         let text: Arc<str> = Arc::from(loaded.sources.get(p.span.file).text.as_ref());
         match routes(&p, build) {
-            Ok(routes) => out.communities.push(Community {
-                playbook: p,
-                path,
-                routes,
-                text,
-            }),
+            Ok(routes) => out.communities.push(Community::new(p, path, routes, text)),
             Err(errors) => {
                 let report = errors
                     .iter()
