@@ -380,3 +380,87 @@ async fn a_badge_is_granted_once_though_its_condition_lapses_and_holds_again() {
         serde_json::json!(["chatty"])
     );
 }
+
+#[test]
+fn a_lottery_with_fewer_eligible_members_than_winners_draws_them_all_and_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = [
+        ev(
+            "ja",
+            "join",
+            "u-a",
+            "2026-12-01T08:00:00+08:00",
+            r#"{"name":"苏州-一"}"#,
+        ),
+        ev(
+            "jb",
+            "join",
+            "u-b",
+            "2026-12-01T08:00:00+08:00",
+            r#"{"name":"苏州-二"}"#,
+        ),
+        ev(
+            "jc",
+            "join",
+            "u-c",
+            "2026-12-01T08:00:00+08:00",
+            r#"{"name":"苏州-三"}"#,
+        ),
+        ev("ca", "checkin", "u-a", "2026-12-03T08:00:00+08:00", "{}"),
+        ev("cb", "checkin", "u-b", "2026-12-04T10:00:00+08:00", "{}"),
+        // Too long ago to count on the 4th.
+        ev("cc", "checkin", "u-c", "2026-11-20T08:00:00+08:00", "{}"),
+    ];
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    assert_eq!(events(dir.path(), &lines).code, 0);
+    // Friday the 4th, 20:00 in Shanghai: the weekly draw.
+    let run = crate::common::spawn_in(
+        dir.path(),
+        [
+            "run",
+            &playbook(),
+            "--no-watch",
+            "--store",
+            "sqlite://./state.db",
+            "--start-at",
+            "2026-12-04T19:59:50+08:00",
+            "--stop-at",
+            "2026-12-04T20:01:00+08:00",
+            "--speed",
+            "60",
+        ],
+        &[],
+    );
+    let (code, stdout, stderr) = run.finish();
+    assert_eq!(code, 0, "{stderr}");
+    let announced = stdout
+        .lines()
+        .find(|l| l.starts_with("本周中奖"))
+        .unwrap_or_else(|| panic!("no announcement in:\n{stdout}\n{stderr}"));
+    assert!(
+        announced == "本周中奖：苏州-一、苏州-二（茶饼一份）"
+            || announced == "本周中奖：苏州-二、苏州-一（茶饼一份）",
+        "{announced}"
+    );
+    let replay = drumbeat_in(
+        dir.path(),
+        [
+            "lottery",
+            "replay",
+            "tea-club/weekly/20261204T120000Z",
+            "--store",
+            "sqlite://./state.db",
+        ],
+    );
+    assert_eq!(replay.code, 0, "{}\n{}", replay.stdout, replay.stderr);
+    assert!(
+        replay.stdout.contains("eligible 2 members\nwanted   3\n"),
+        "{}",
+        replay.stdout
+    );
+    assert!(
+        replay
+            .stdout
+            .ends_with("the replay draws the same winners\n")
+    );
+}

@@ -79,13 +79,15 @@ CREATE TABLE milestones (
     PRIMARY KEY (community, member, what)
 ) STRICT, WITHOUT ROWID;
 
--- Lottery draws, with the seed that reproduces each.
+-- Lottery draws, with what reproduces each: the seed, the eligible members in the order
+-- drawn from, and how many winners were wanted.
 CREATE TABLE draws (
     id        TEXT    PRIMARY KEY,
     community TEXT    NOT NULL,
     lottery   TEXT    NOT NULL,
     at        INTEGER NOT NULL,
     seed      INTEGER NOT NULL,
+    wanted    INTEGER NOT NULL,
     eligible  TEXT    NOT NULL,
     winners   TEXT    NOT NULL
 ) STRICT;

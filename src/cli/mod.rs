@@ -7,6 +7,7 @@ mod explain;
 mod init;
 mod leaderboard;
 mod ledger;
+mod lottery;
 mod members;
 mod plan;
 mod render;
@@ -39,6 +40,7 @@ pub enum Command {
     Event(event::Args),
     Ledger(ledger::Args),
     Leaderboard(leaderboard::Args),
+    Lottery(lottery::Args),
     Schema(schema::Args),
     Explain(explain::Args),
 }
@@ -57,6 +59,7 @@ pub fn main() -> ExitCode {
         Command::Event(args) => event::run(args),
         Command::Ledger(args) => ledger::run(args),
         Command::Leaderboard(args) => leaderboard::run(args),
+        Command::Lottery(args) => lottery::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Explain(args) => explain::run(args),
     }

@@ -10,6 +10,7 @@
 
 pub mod activity;
 pub mod engine;
+pub mod lottery;
 pub mod member;
 pub mod points;
 

@@ -3,6 +3,7 @@
 
 use super::clock::Clock;
 use super::delivery::{Communities, Delivery, Settings, Shared};
+use super::intake::Intake;
 use super::metrics::Metrics;
 use super::program::{self, Build, Community, same_file};
 use super::scheduler::Scheduler;
@@ -171,6 +172,15 @@ pub async fn run(
         config.lookahead,
     );
     scheduler.horizon = config.stop_at;
+    let intake = {
+        let delivery = delivery.clone();
+        Arc::new(
+            Intake::new(store.clone(), communities.clone())
+                .with_waker(Arc::new(move |queue, at| delivery.wake(queue, at))),
+        )
+    };
+    scheduler.intake = Some(intake.clone());
+    save_playbooks(&store, &communities, now).await?;
     let server = match config.listen {
         Some(addr) => {
             let listener = tokio::net::TcpListener::bind(addr)
@@ -359,7 +369,31 @@ impl Daemon {
         }
         self.metrics.set_playbooks(count);
         self.health.set_playbooks(count);
+        if let Err(e) = save_playbooks(&self.store, &self.communities, now).await {
+            tracing::error!(error = %e, "could not keep the playbooks in the store");
+        }
     }
+}
+
+/// Keeps each community's playbook text in the store, for the commands that read members.
+async fn save_playbooks(
+    store: &AnyStore,
+    communities: &Communities,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
+    let kept: Vec<(String, String, String)> = communities
+        .read()
+        .expect("communities lock")
+        .values()
+        .map(|c| {
+            (
+                c.id().to_string(),
+                c.path.display().to_string(),
+                c.text.to_string(),
+            )
+        })
+        .collect();
+    store.save_playbooks(&kept, now).await
 }
 
 /// Takes the lock that makes this process the only daemon running with a SQLite store:

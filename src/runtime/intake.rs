@@ -14,7 +14,7 @@ use crate::playbook::model::Penalty;
 use crate::rules::engine::{self, Census, Message, Outcome, State};
 use crate::rules::{Reason, Status};
 use crate::schedule::time::resolve_local;
-use crate::store::members::{Effects, LedgerLine, Milestone, OffenceLine};
+use crate::store::members::{Draw, Effects, LedgerLine, Milestone, OffenceLine};
 use crate::store::{NewFire, Queue, Store, StoreError};
 use crate::template::Engine;
 use chrono::{DateTime, Days, TimeDelta, Utc};
@@ -424,4 +424,89 @@ fn after_quiet_hours(p: &crate::playbook::Playbook, at: DateTime<Utc>) -> DateTi
         end = end.checked_add_days(Days::new(1)).unwrap_or(end);
     }
     resolve_local(tz, end)
+}
+
+impl<S: Store> Intake<S> {
+    /// Draws lottery `l` of `c` at `at` among the members eligible then, and records the
+    /// draw with its seed (a draw already recorded for that instant is reused). Answers the
+    /// winners as `{id, name}`.
+    pub async fn draw(
+        &self,
+        c: &Community,
+        l: &crate::playbook::model::Lottery,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
+        let id = format!("{}/{}/{}", c.id(), l.id.value, at.format("%Y%m%dT%H%M%SZ"));
+        let draw = match self.store.find_draw(&id).await? {
+            Some(d) => d,
+            None => {
+                let mut members = self.store.members(c.id()).await?;
+                members.retain(|m| m.status == Status::Member);
+                let mut eligible = Vec::new();
+                let mut states = self.states.lock().await;
+                for m in &members {
+                    let key = (c.id().to_string(), m.id.clone());
+                    let state = match states.get(&key) {
+                        Some(s) => s.clone(),
+                        None => match c.engine() {
+                            Ok(t) => rebuild(&self.store, &c.playbook, t, &m.id).await?,
+                            Err(_) => continue,
+                        },
+                    };
+                    let holds = match (&l.eligible, c.engine()) {
+                        (None, _) => true,
+                        (Some(cond), Ok(t)) => {
+                            let ctx = engine::context(&c.playbook, t, &state, at);
+                            t.holds(&cond.source.value, &ctx).unwrap_or(false)
+                        }
+                        (Some(_), Err(_)) => false,
+                    };
+                    states.insert(key, state);
+                    if holds {
+                        eligible.push(m.id.clone());
+                    }
+                }
+                drop(states);
+                let seed = fresh_seed();
+                let winners = crate::rules::lottery::draw(&eligible, l.winners, seed);
+                let draw = Draw {
+                    id: id.clone(),
+                    community: c.id().to_string(),
+                    lottery: l.id.value.to_string(),
+                    at,
+                    seed,
+                    wanted: l.winners,
+                    eligible,
+                    winners,
+                };
+                self.store.save_draw(&draw).await?;
+                tracing::info!(draw = %id, seed, eligible = draw.eligible.len(), winners = ?draw.winners, "lottery drawn");
+                draw
+            }
+        };
+        let mut out = Vec::new();
+        for w in &draw.winners {
+            let name = self
+                .store
+                .member(c.id(), w)
+                .await?
+                .and_then(|m| m.name)
+                .unwrap_or_else(|| w.clone());
+            out.push(serde_json::json!({"id": w, "name": name}));
+        }
+        Ok(out)
+    }
+}
+
+/// A seed nobody can predict: from the process's random hasher keys and the time.
+fn fresh_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.finish()
 }

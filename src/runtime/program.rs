@@ -68,21 +68,31 @@ impl Community {
 
     /// The text a fire sends: its template rendered at the fire's instant with the values
     /// of its slot or lottery; for an assisted channel, wrapped as a to-do for a person.
-    pub fn compose(&self, engine: &Engine, fire: &Fire<'_>) -> Result<String, RenderError> {
+    /// The lottery `id`, if the playbook has it.
+    pub fn lottery(&self, id: &str) -> Option<&crate::playbook::model::Lottery> {
+        self.playbook
+            .rewards
+            .lotteries
+            .iter()
+            .find(|l| l.id.value.as_str() == id)
+    }
+
+    /// `winners` are a lottery's drawn winners (`{id, name}` objects).
+    pub fn compose(
+        &self,
+        engine: &Engine,
+        fire: &Fire<'_>,
+        winners: Option<&[serde_json::Value]>,
+    ) -> Result<String, RenderError> {
         let p = &self.playbook;
         let mut ctx = engine.context(fire.at);
         match fire.source {
             Source::Lottery { lottery } => {
-                // Draws need members (events and rules); until a draw is recorded the
-                // announcement goes out with no winners rather than invented ones.
-                let prize = p
-                    .rewards
-                    .lotteries
-                    .iter()
-                    .find(|l| l.id.value.as_str() == lottery)
+                let prize = self
+                    .lottery(lottery)
                     .map(|l| l.prize.clone())
                     .unwrap_or_default();
-                let winners: Vec<serde_json::Value> = Vec::new();
+                let winners: Vec<serde_json::Value> = winners.unwrap_or_default().to_vec();
                 ctx.set("winners", &winners);
                 ctx.set("prize", &prize);
                 ctx.set(

@@ -14,9 +14,10 @@
 //! same fires again, and their keys make that harmless.
 
 use super::delivery::{Communities, Delivery};
+use super::intake::Intake;
 use super::metrics::Metrics;
 use super::program::Community;
-use crate::schedule::plan;
+use crate::schedule::{Source, plan};
 use crate::store::{NewFire, Queue, Recorded, Store, StoreError};
 use crate::template::Engine;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -33,7 +34,17 @@ pub struct Scheduler<S> {
     pub lookahead: TimeDelta,
     /// Nothing at or after this instant is planned (the daemon stops there).
     pub horizon: Option<DateTime<Utc>>,
+    /// Where members are drawn from for lotteries.
+    pub intake: Option<Arc<Intake<S>>>,
     cursors: HashMap<String, DateTime<Utc>>,
+    /// Lotteries are drawn when due, not ahead: who is eligible is decided at the draw.
+    /// Each community's lotteries have a cursor of their own.
+    draws: HashMap<String, DateTime<Utc>>,
+}
+
+/// The store mark of a community's lottery cursor.
+fn draws_mark(community: &str) -> String {
+    format!("{community}#lotteries")
 }
 
 impl<S: Store + Clone + 'static> Scheduler<S> {
@@ -51,7 +62,9 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
             metrics,
             lookahead,
             horizon: None,
+            intake: None,
             cursors: HashMap::new(),
+            draws: HashMap::new(),
         }
     }
 
@@ -59,6 +72,12 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
     pub async fn resume(&mut self, community: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         let from = self.store.last_run(community).await?.unwrap_or(now);
         self.cursors.insert(community.to_string(), from);
+        let drawn = self
+            .store
+            .last_run(&draws_mark(community))
+            .await?
+            .unwrap_or(now);
+        self.draws.insert(community.to_string(), drawn);
         Ok(())
     }
 
@@ -70,6 +89,7 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
     /// Forgets a community no longer run.
     pub fn forget(&mut self, community: &str) {
         self.cursors.remove(community);
+        self.draws.remove(community);
     }
 
     /// Records every fire due before `now + lookahead` that is not recorded yet. Answers
@@ -91,12 +111,22 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
                     self.cursors[id]
                 }
             };
-            if from >= until {
-                continue;
+            if from < until {
+                compose_window(c, from, until, &mut fires);
+                self.cursors.insert(id.clone(), until);
+                marks.push((id.clone(), until));
             }
-            compose_window(c, from, until, &mut fires);
-            self.cursors.insert(id.clone(), until);
-            marks.push((id.clone(), until));
+            // Lotteries due by now (just past it: the window ends after `now`).
+            let due_by = match self.horizon {
+                Some(h) => (now + TimeDelta::milliseconds(1)).min(h),
+                None => now + TimeDelta::milliseconds(1),
+            };
+            let drawn = self.draws.get(id).copied().unwrap_or(now);
+            if drawn < due_by && !c.playbook.rewards.lotteries.is_empty() {
+                self.lotteries(c, drawn, due_by, now, &mut fires).await?;
+                self.draws.insert(id.clone(), due_by);
+                marks.push((draws_mark(id), due_by));
+            }
         }
         let recorded = self.store.record_fires(&fires, now).await?;
         let mut counts: HashMap<&str, (u64, u64)> = HashMap::new();
@@ -144,7 +174,53 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
     }
 }
 
-/// Appends the planned fires of `c` in `[from, until)` with their bodies.
+impl<S: Store + Clone + 'static> Scheduler<S> {
+    /// Draws the lotteries of `c` due in `[from, until)` and appends their announcements.
+    async fn lotteries(
+        &self,
+        c: &Community,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+        out: &mut Vec<NewFire>,
+    ) -> Result<(), StoreError> {
+        let plan = plan(&c.playbook, from, until);
+        for fire in plan
+            .fires
+            .iter()
+            .filter(|f| f.status.is_planned() && matches!(f.source, Source::Lottery { .. }))
+        {
+            let Source::Lottery { lottery } = fire.source else {
+                continue;
+            };
+            let mut entry = NewFire::from_fire(fire, String::new());
+            // Too late to announce: recorded missed, and nobody is drawn.
+            if entry.is_past_grace(now) {
+                out.push(entry);
+                continue;
+            }
+            let winners = match (&self.intake, c.lottery(lottery)) {
+                (Some(intake), Some(l)) => intake.draw(c, l, fire.at).await?,
+                _ => Vec::new(),
+            };
+            let body = c
+                .engine()
+                .and_then(|engine| c.compose(engine, fire, Some(&winners)));
+            match body {
+                Ok(body) => entry.body = body,
+                Err(e) => {
+                    tracing::error!(key = %entry.key, error = %e, "could not render; dead-lettered");
+                    entry.problem = Some(format!("could not render: {e}"));
+                }
+            }
+            out.push(entry);
+        }
+        Ok(())
+    }
+}
+
+/// Appends the planned fires of `c` in `[from, until)` with their bodies. Lotteries are
+/// left out: they are drawn when due.
 fn compose_window(
     c: &Community,
     from: DateTime<Utc>,
@@ -155,7 +231,7 @@ fn compose_window(
     let mut planned = plan
         .fires
         .iter()
-        .filter(|f| f.status.is_planned())
+        .filter(|f| f.status.is_planned() && !matches!(f.source, Source::Lottery { .. }))
         .peekable();
     if planned.peek().is_none() {
         return;
@@ -164,7 +240,7 @@ fn compose_window(
     let engine = Engine::new(&c.playbook);
     for fire in planned {
         let body = match &engine {
-            Ok(engine) => c.compose(engine, fire),
+            Ok(engine) => c.compose(engine, fire, None),
             Err(e) => Err(e.clone()),
         };
         match body {

@@ -71,3 +71,18 @@ impl Effects {
             && self.fires.is_empty()
     }
 }
+
+/// A lottery draw, with what reproduces it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draw {
+    /// `community/lottery/instant`.
+    pub id: String,
+    pub community: String,
+    pub lottery: String,
+    pub at: DateTime<Utc>,
+    pub seed: u64,
+    pub wanted: u32,
+    /// The eligible members, in the order drawn from.
+    pub eligible: Vec<String>,
+    pub winners: Vec<String>,
+}

@@ -578,6 +578,18 @@ pub trait Store: Send + Sync {
         member: &str,
     ) -> impl Future<Output = Result<Vec<members::Milestone>, StoreError>> + Send;
 
+    /// The draw recorded under `id`, if any.
+    fn find_draw(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<members::Draw>, StoreError>> + Send;
+
+    /// Records a draw; a draw with the same id is kept as it was (answers false).
+    fn save_draw(
+        &self,
+        draw: &members::Draw,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Keeps the playbook text each community runs with (written on start and reload).
     fn save_playbooks(
         &self,
@@ -865,6 +877,18 @@ impl Store for AnyStore {
     ) -> Result<Vec<members::Milestone>, StoreError> {
         match self {
             AnyStore::Sqlite(s) => s.milestones(community, member).await,
+        }
+    }
+
+    async fn find_draw(&self, id: &str) -> Result<Option<members::Draw>, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.find_draw(id).await,
+        }
+    }
+
+    async fn save_draw(&self, draw: &members::Draw) -> Result<bool, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.save_draw(draw).await,
         }
     }
 

@@ -856,6 +856,14 @@ impl Store for SqliteStore {
         self.milestones_impl(community, member).await
     }
 
+    async fn find_draw(&self, id: &str) -> Result<Option<super::members::Draw>, StoreError> {
+        self.find_draw_impl(id).await
+    }
+
+    async fn save_draw(&self, draw: &super::members::Draw) -> Result<bool, StoreError> {
+        self.save_draw_impl(draw).await
+    }
+
     async fn save_playbooks(
         &self,
         playbooks: &[(String, String, String)],

@@ -3,7 +3,7 @@
 use super::{SqliteStore, insert_fires, instant, millis};
 use crate::events::{Event, Kind};
 use crate::store::StoreError;
-use crate::store::members::{Effects, LedgerLine, MemberRow, Milestone, OffenceLine, Status};
+use crate::store::members::{Draw, Effects, LedgerLine, MemberRow, Milestone, OffenceLine, Status};
 use chrono::{DateTime, FixedOffset, Utc};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
@@ -396,5 +396,55 @@ impl SqliteStore {
             .fetch_all(&self.reader)
             .await
             .map_err(StoreError::db("reading the playbooks"))
+    }
+
+    pub(crate) async fn find_draw_impl(&self, id: &str) -> Result<Option<Draw>, StoreError> {
+        let doing = "reading a draw";
+        let row = sqlx::query(
+            "SELECT id, community, lottery, at, seed, wanted, eligible, winners FROM draws \
+             WHERE id = ?1",
+        )
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(StoreError::db(doing))?;
+        let Some(r) = row else { return Ok(None) };
+        let list = |name: &str| -> Result<Vec<String>, sqlx::Error> {
+            let text: String = r.try_get(name)?;
+            serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+        };
+        let read = || -> Result<Draw, sqlx::Error> {
+            Ok(Draw {
+                id: r.try_get("id")?,
+                community: r.try_get("community")?,
+                lottery: r.try_get("lottery")?,
+                at: instant(r.try_get("at")?)?,
+                // Stored as the same 64 bits, signed.
+                seed: r.try_get::<i64, _>("seed")? as u64,
+                wanted: u32::try_from(r.try_get::<i64, _>("wanted")?).unwrap_or(0),
+                eligible: list("eligible")?,
+                winners: list("winners")?,
+            })
+        };
+        read().map(Some).map_err(StoreError::db(doing))
+    }
+
+    pub(crate) async fn save_draw_impl(&self, d: &Draw) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO draws (id, community, lottery, at, seed, wanted, eligible, winners) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&d.id)
+        .bind(&d.community)
+        .bind(&d.lottery)
+        .bind(millis(d.at))
+        .bind(d.seed as i64)
+        .bind(i64::from(d.wanted))
+        .bind(serde_json::to_string(&d.eligible).unwrap_or_default())
+        .bind(serde_json::to_string(&d.winners).unwrap_or_default())
+        .execute(&self.writer)
+        .await
+        .map_err(StoreError::db("recording a draw"))?;
+        Ok(done.rows_affected() == 1)
     }
 }

@@ -1,0 +1,82 @@
+//! `drumbeat lottery replay DRAW`
+
+use crate::cli::common::{emit, open_existing_store, small_runtime, usage};
+use crate::rules::lottery::draw;
+use crate::store::{DEFAULT_URL, Store};
+use std::process::ExitCode;
+
+/// Lottery draws, for audits.
+///
+/// Every draw is recorded with its seed, the eligible members in the order drawn from and
+/// the number of winners wanted. `replay` draws again from those and checks that the
+/// same winners come out.
+///
+/// Example:
+///   drumbeat lottery replay fitness-camp/weekly-draw/20261204T120000Z
+#[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    #[command(subcommand)]
+    pub action: Action,
+    #[arg(long, global = true, default_value = DEFAULT_URL)]
+    pub store: String,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Action {
+    /// Draw again from a recorded draw's seed and eligible members; exit 0 when the
+    /// winners are the same, 1 when not.
+    Replay {
+        /// The draw's id: `community/lottery/instant`, as logged and shown in the outbox.
+        draw: String,
+    },
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let rt = match small_runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let store = match open_existing_store(&rt, &args.store) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let Action::Replay { draw: id } = args.action;
+    let found = rt.block_on(store.find_draw(&id));
+    rt.block_on(store.close());
+    let d = match found {
+        Ok(Some(d)) => d,
+        Ok(None) => return usage(&format!("no draw `{id}` in the store")),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let again = draw(&d.eligible, d.wanted, d.seed);
+    let list = |w: &[String]| {
+        if w.is_empty() {
+            "(none)".to_string()
+        } else {
+            w.join(", ")
+        }
+    };
+    let mut out = format!(
+        "draw     {}\nat       {}\nseed     {}\neligible {} members\nwanted   {}\nrecorded {}\nreplayed {}\n",
+        d.id,
+        d.at.to_rfc3339(),
+        d.seed,
+        d.eligible.len(),
+        d.wanted,
+        list(&d.winners),
+        list(&again),
+    );
+    if again == d.winners {
+        out.push_str("the replay draws the same winners\n");
+        emit(&out);
+        ExitCode::SUCCESS
+    } else {
+        out.push_str("the replay draws DIFFERENT winners: the record does not match its seed\n");
+        emit(&out);
+        ExitCode::from(1)
+    }
+}
