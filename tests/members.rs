@@ -464,3 +464,63 @@ fn a_lottery_with_fewer_eligible_members_than_winners_draws_them_all_and_replays
             .ends_with("the replay draws the same winners\n")
     );
 }
+
+#[test]
+fn the_daily_sweep_recalls_warns_and_lets_go_and_birthdays_come_at_their_hour() {
+    let dir = tempfile::tempdir().unwrap();
+    let join = ev(
+        "j",
+        "join",
+        "u-r",
+        "2026-12-01T08:00:00+08:00",
+        r#"{"name":"长沙-阿默","birthday":"1995-12-05"}"#,
+    );
+    assert_eq!(events(dir.path(), &[&join]).code, 0);
+    // Silent from the 1st; the 5th to the 9th rehearsed in a few seconds.
+    let run = crate::common::spawn_in(
+        dir.path(),
+        [
+            "run",
+            &playbook(),
+            "--no-watch",
+            "--store",
+            "sqlite://./state.db",
+            "--start-at",
+            "2026-12-04T23:00:00+08:00",
+            "--stop-at",
+            "2026-12-09T01:00:00+08:00",
+            "--speed",
+            "100000",
+        ],
+        &[],
+    );
+    let (code, stdout, stderr) = run.finish();
+    assert_eq!(code, 0, "{stderr}");
+    let heads: Vec<(&str, &str)> = stdout
+        .lines()
+        .filter(|l| l.starts_with("── tea-club · daily/"))
+        .map(|l| {
+            let parts: Vec<&str> = l.split(" · ").collect();
+            (parts[1], parts[2])
+        })
+        .collect();
+    assert_eq!(
+        heads,
+        [
+            ("daily/recall:1796083200", "2026-12-04T16:00:00Z"),
+            ("daily/birthday", "2026-12-05T01:00:00Z"),
+            ("daily/warn:1796083200", "2026-12-06T16:00:00Z"),
+            ("daily/eliminated:1796083200", "2026-12-08T16:00:00Z"),
+        ],
+        "{stdout}"
+    );
+    for text in [
+        "长沙-阿默，好几天没见你了",
+        "祝 长沙-阿默 生日快乐！",
+        "长沙-阿默，再不冒泡就要被移出啦",
+        "【待处理】长沙-阿默（u-r）已 7 天没有发言，按群规淘汰：请移出群。",
+    ] {
+        assert!(stdout.contains(text), "{text} not in\n{stdout}");
+    }
+    assert_eq!(show(dir.path(), "u-r")["status"], "removed");
+}

@@ -586,3 +586,146 @@ fn task_text(
         )
     }
 }
+
+/// How long a member has been silent at `at`: since their last event, or since they
+/// joined if they never had one.
+fn silent_for(state: &State, at: DateTime<Utc>) -> Option<chrono::TimeDelta> {
+    let since = state.member.last_active.or(state.member.joined_at)?;
+    Some(at - since)
+}
+
+/// The daily sweep of one member at `at`: badges whose condition came to hold with time,
+/// the recall message once per silent stretch, and the elimination warning and then the
+/// elimination of those silent past the limit.
+pub fn sweep(p: &Playbook, engine: &Engine, state: &mut State, at: DateTime<Utc>) -> Outcome {
+    let mut out = Outcome::default();
+    if state.member.status != Status::Member {
+        return out;
+    }
+    grant_badges(p, engine, state, at, &mut out);
+    let Some(silent) = silent_for(state, at) else {
+        return out;
+    };
+    // A stretch is named by the instant it began, so each gets its messages once.
+    let stretch = state
+        .member
+        .last_active
+        .or(state.member.joined_at)
+        .map(|t| t.timestamp())
+        .unwrap_or_default();
+    let Some(retention) = &p.retention else {
+        return out;
+    };
+    let secs =
+        |d: &crate::playbook::types::Duration| chrono::TimeDelta::seconds(d.as_secs() as i64);
+    if let Some(recall) = &retention.recall
+        && silent >= secs(&recall.inactive)
+    {
+        let what = format!("recall:{stretch}");
+        if state.milestones.insert(what.clone()) {
+            out.milestones.push(what.clone());
+            out.messages.push(Message {
+                template: recall.template.value.to_string(),
+                place: Place::Recall,
+                channel: recall.channel.as_ref().map(|c| c.value.to_string()),
+                values: Vec::new(),
+                what,
+                text: None,
+            });
+        }
+    }
+    if let Some(e) = &retention.eliminate {
+        let limit = secs(&e.inactive.value);
+        let warn_before = e.warn_before.as_ref().map(|w| secs(&w.value));
+        let warned_key = format!("warn:{stretch}");
+        if let Some(before) = warn_before
+            && silent >= limit - before
+            && !state.milestones.contains(&warned_key)
+        {
+            state.milestones.insert(warned_key.clone());
+            out.milestones.push(warned_key.clone());
+            if let Some(t) = &e.warn_template {
+                out.messages.push(Message {
+                    template: t.value.to_string(),
+                    place: Place::LastCall,
+                    channel: e.channel.as_ref().map(|c| c.value.to_string()),
+                    values: Vec::new(),
+                    what: warned_key.clone(),
+                    text: None,
+                });
+            }
+        }
+        // Removed only after the warning (when there is one) has had its time.
+        let warned = warn_before.is_none() || state.milestones.contains(&warned_key);
+        if silent >= limit && warned {
+            state.member.status = Status::Removed;
+            let what = format!("eliminated:{stretch}");
+            state.milestones.insert(what.clone());
+            out.milestones.push(what.clone());
+            if let Some(admins) = admins_channel(p) {
+                let who = state
+                    .member
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| state.member.id.clone());
+                let days = silent.num_days();
+                let text = if p.community.locale.starts_with("zh") {
+                    format!(
+                        "【待处理】{who}（{}）已 {days} 天没有发言，按群规淘汰：请移出群。",
+                        state.member.id
+                    )
+                } else {
+                    format!(
+                        "[To do] {who} ({}) has been silent for {days} days: please remove them from the group.",
+                        state.member.id
+                    )
+                };
+                out.messages.push(Message {
+                    template: String::new(),
+                    place: Place::LastCall,
+                    channel: Some(admins.to_string()),
+                    values: Vec::new(),
+                    what,
+                    text: Some(text),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Whether `date` (local) is the member's day for an occasion: their birthday (29 February
+/// falls on the 28th in other years), or the anniversary of their joining (from the first
+/// year on).
+pub fn is_occasion(
+    p: &Playbook,
+    state: &State,
+    on: crate::playbook::model::OccasionKind,
+    date: chrono::NaiveDate,
+) -> bool {
+    use crate::playbook::model::OccasionKind;
+    use chrono::Datelike;
+    if state.member.status != Status::Member {
+        return false;
+    }
+    let same_day = |m: u32, d: u32| {
+        (date.month(), date.day()) == (m, d)
+            || (m == 2
+                && d == 29
+                && date.month() == 2
+                && date.day() == 28
+                && chrono::NaiveDate::from_ymd_opt(date.year(), 2, 29).is_none())
+    };
+    match on {
+        OccasionKind::Birthday => state
+            .member
+            .birthday
+            .as_deref()
+            .and_then(crate::events::birthday)
+            .is_some_and(|(m, d)| same_day(m, d)),
+        OccasionKind::Anniversary => state.member.joined_at.is_some_and(|j| {
+            let joined = j.with_timezone(&p.community.timezone).date_naive();
+            joined.year() < date.year() && same_day(joined.month(), joined.day())
+        }),
+    }
+}

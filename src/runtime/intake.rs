@@ -155,25 +155,18 @@ impl<S: Store> Intake<S> {
                 .then(|| state.member.referrer.clone())
                 .flatten();
             let state = state.clone();
-            record(&c, &state, &event, &outcome, now, &mut effects);
+            let cause = Cause::of(&c, &event);
+            record(&c, &state, &cause, &outcome, now, &mut effects);
             if let Some(referrer) = referrer {
                 let r = self.state(&mut states, &mut touched, &c, &referrer).await?;
                 let credit = engine::credit_referral(&c.playbook, r, event.at.with_timezone(&Utc));
                 let r = r.clone();
-                record(&c, &r, &event, &credit, now, &mut effects);
+                record(&c, &r, &cause, &credit, now, &mut effects);
             }
             effects.events.push(event);
         }
         self.store.write_effects(&effects, now).await?;
-        if let Some(wake) = &self.waker {
-            for f in &effects.fires {
-                let queue = Queue {
-                    community: f.community.clone(),
-                    channel: f.channel.clone(),
-                };
-                wake(&queue, f.scheduled_at);
-            }
-        }
+        self.wake(&effects);
         for (key, at) in confirms {
             self.store.confirm(&key, at).await?;
         }
@@ -298,16 +291,57 @@ fn count_members(
     n
 }
 
+/// What caused an outcome: an event, or a sweep of the clock. Names the messages it
+/// causes (`KEY/what`) and the ledger lines' event.
+struct Cause<'a> {
+    key: String,
+    source: &'static str,
+    event: Option<&'a str>,
+    at: DateTime<Utc>,
+    /// When its messages are due: a late event's messages go out now, not in the past;
+    /// a daily job's at the job's instant.
+    due: Option<DateTime<Utc>>,
+}
+
+impl<'a> Cause<'a> {
+    fn of(c: &Community, event: &'a Event) -> Cause<'a> {
+        Cause {
+            key: format!("{}/event/{}", c.id(), event.id),
+            source: "event",
+            event: Some(&event.id),
+            at: event.at.with_timezone(&Utc),
+            due: None,
+        }
+    }
+
+    /// A daily job of the clock on behalf of one member.
+    fn daily(
+        c: &Community,
+        job: &str,
+        date: chrono::NaiveDate,
+        member: &str,
+        at: DateTime<Utc>,
+    ) -> Cause<'a> {
+        Cause {
+            key: format!("{}/{job}/{}/{member}", c.id(), date.format("%Y%m%d")),
+            source: "daily",
+            event: None,
+            at,
+            due: Some(at),
+        }
+    }
+}
+
 /// Turns what the rules decided into rows: ledger lines, milestones, messages.
 fn record(
     c: &Community,
     state: &State,
-    event: &Event,
+    cause: &Cause<'_>,
     outcome: &Outcome,
     now: DateTime<Utc>,
     effects: &mut Effects,
 ) {
-    let at = event.at.with_timezone(&Utc);
+    let at = cause.at;
     let member = &state.member.id;
     for award in &outcome.awards {
         let (reason, detail) = match &award.reason {
@@ -324,7 +358,7 @@ fn record(
             points: award.points,
             reason,
             detail,
-            event: Some(event.id.clone()),
+            event: cause.event.map(str::to_string),
         });
     }
     for o in &outcome.offences {
@@ -340,7 +374,7 @@ fn record(
             },
             action: o.action.to_string(),
             at,
-            event: event.id.clone(),
+            event: cause.event.unwrap_or_default().to_string(),
         });
     }
     for what in &outcome.milestones {
@@ -358,9 +392,14 @@ fn record(
         return;
     };
     for message in &outcome.messages {
-        effects
-            .fires
-            .push(compose(c, templates, state, event, message, at.max(now)));
+        effects.fires.push(compose(
+            c,
+            templates,
+            state,
+            cause,
+            message,
+            cause.due.unwrap_or(at.max(now)),
+        ));
     }
 }
 
@@ -370,7 +409,7 @@ fn compose(
     c: &Community,
     engine: &Engine,
     state: &State,
-    event: &Event,
+    cause: &Cause<'_>,
     message: &Message,
     at: DateTime<Utc>,
 ) -> NewFire {
@@ -379,7 +418,7 @@ fn compose(
     for (name, value) in &message.values {
         ctx.set(name, value);
     }
-    let key = format!("{}/event/{}/{}", c.id(), event.id, message.what);
+    let key = format!("{}/{}", cause.key, message.what);
     let channel = message
         .channel
         .clone()
@@ -397,7 +436,7 @@ fn compose(
     NewFire {
         key,
         community: c.id().to_string(),
-        source: format!("event/{}", message.what),
+        source: format!("{}/{}", cause.source, message.what),
         channel,
         assist_for: None,
         template: message.template.clone(),
@@ -509,4 +548,115 @@ fn fresh_seed() -> u64 {
             .unwrap_or(0),
     );
     h.finish()
+}
+
+impl<S: Store> Intake<S> {
+    /// Every member of `c` whose state can be had, with their states locked for the job.
+    async fn each_member<F>(
+        &self,
+        c: &Community,
+        now: DateTime<Utc>,
+        mut job: F,
+    ) -> Result<usize, StoreError>
+    where
+        F: FnMut(&Engine, &mut State, &mut Effects),
+    {
+        let Ok(templates) = c.engine() else {
+            return Ok(0);
+        };
+        let members = self.store.members(c.id()).await?;
+        let mut states = self.states.lock().await;
+        let mut effects = Effects::default();
+        let mut touched = HashMap::new();
+        for m in members.iter().filter(|m| m.status == Status::Member) {
+            let key = (c.id().to_string(), m.id.clone());
+            let mut state = match states.get(&key) {
+                Some(s) => s.clone(),
+                None => rebuild(&self.store, &c.playbook, templates, &m.id).await?,
+            };
+            let before = state.member.clone();
+            job(templates, &mut state, &mut effects);
+            if state.member != before {
+                effects.members.push(state.member.clone());
+            }
+            touched.insert(key, state);
+        }
+        self.store.write_effects(&effects, now).await?;
+        self.wake(&effects);
+        let n = touched.len();
+        states.extend(touched);
+        Ok(n)
+    }
+
+    fn wake(&self, effects: &Effects) {
+        if let Some(wake) = &self.waker {
+            for f in &effects.fires {
+                let queue = Queue {
+                    community: f.community.clone(),
+                    channel: f.channel.clone(),
+                };
+                wake(&queue, f.scheduled_at);
+            }
+        }
+    }
+
+    /// The daily sweep of community `c` at `at` (local midnight): badges that came to
+    /// hold, recalls, elimination warnings and eliminations. Answers how many members it
+    /// looked at.
+    pub async fn sweep(
+        &self,
+        c: &Community,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let date = at
+            .with_timezone(&c.playbook.community.timezone)
+            .date_naive();
+        self.each_member(c, now, |templates, state, effects| {
+            let outcome = engine::sweep(&c.playbook, templates, state, at);
+            let cause = Cause::daily(c, "sweep", date, &state.member.id, at);
+            record(c, state, &cause, &outcome, now, effects);
+        })
+        .await
+    }
+
+    /// Sends occasion number `i` of `c` (a birthday or anniversary greeting) at `at` to
+    /// every member whose day it is.
+    pub async fn occasion(
+        &self,
+        c: &Community,
+        i: usize,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let Some(o) = c.playbook.rewards.occasions.get(i) else {
+            return Ok(0);
+        };
+        let date = at
+            .with_timezone(&c.playbook.community.timezone)
+            .date_naive();
+        let job = match o.on {
+            crate::playbook::model::OccasionKind::Birthday => "birthday",
+            crate::playbook::model::OccasionKind::Anniversary => "anniversary",
+        };
+        self.each_member(c, now, |_, state, effects| {
+            if !engine::is_occasion(&c.playbook, state, o.on, date) {
+                return;
+            }
+            let outcome = Outcome {
+                messages: vec![Message {
+                    template: o.template.value.to_string(),
+                    place: crate::template::Place::Occasion,
+                    channel: o.channel.as_ref().map(|c| c.value.to_string()),
+                    values: Vec::new(),
+                    what: job.to_string(),
+                    text: None,
+                }],
+                ..Outcome::default()
+            };
+            let cause = Cause::daily(c, job, date, &state.member.id, at);
+            record(c, state, &cause, &outcome, now, effects);
+        })
+        .await
+    }
 }

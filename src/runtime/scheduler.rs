@@ -17,6 +17,7 @@ use super::delivery::{Communities, Delivery};
 use super::intake::Intake;
 use super::metrics::Metrics;
 use super::program::Community;
+use crate::schedule::time::resolve_local;
 use crate::schedule::{Source, plan};
 use crate::store::{NewFire, Queue, Recorded, Store, StoreError};
 use crate::template::Engine;
@@ -40,6 +41,52 @@ pub struct Scheduler<S> {
     /// Lotteries are drawn when due, not ahead: who is eligible is decided at the draw.
     /// Each community's lotteries have a cursor of their own.
     draws: HashMap<String, DateTime<Utc>>,
+    /// Daily member jobs (the sweep at local midnight, occasions at their time) have a
+    /// cursor of their own too.
+    days: HashMap<String, DateTime<Utc>>,
+}
+
+/// The store mark of a community's daily-jobs cursor.
+fn days_mark(community: &str) -> String {
+    format!("{community}#daily")
+}
+
+/// A job of the clock on a community's members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Daily {
+    Sweep,
+    Occasion(usize),
+}
+
+/// The daily jobs of `p` due in `(from, until]`, in time order.
+fn daily_jobs(
+    p: &crate::playbook::Playbook,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Vec<(DateTime<Utc>, Daily)> {
+    let tz = p.community.timezone;
+    let sweeps = p.retention.is_some() || !p.rewards.badges.is_empty();
+    let mut jobs = Vec::new();
+    let mut day = from.with_timezone(&tz).date_naive();
+    let last = until.with_timezone(&tz).date_naive();
+    while day <= last {
+        if sweeps {
+            jobs.push((
+                resolve_local(tz, day.and_time(chrono::NaiveTime::MIN)),
+                Daily::Sweep,
+            ));
+        }
+        for (i, o) in p.rewards.occasions.iter().enumerate() {
+            jobs.push((resolve_local(tz, day.and_time(o.at.0)), Daily::Occasion(i)));
+        }
+        match day.succ_opt() {
+            Some(next) => day = next,
+            None => break,
+        }
+    }
+    jobs.retain(|(at, _)| *at > from && *at <= until);
+    jobs.sort();
+    jobs
 }
 
 /// The store mark of a community's lottery cursor.
@@ -65,6 +112,7 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
             intake: None,
             cursors: HashMap::new(),
             draws: HashMap::new(),
+            days: HashMap::new(),
         }
     }
 
@@ -78,6 +126,12 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
             .await?
             .unwrap_or(now);
         self.draws.insert(community.to_string(), drawn);
+        let daily = self
+            .store
+            .last_run(&days_mark(community))
+            .await?
+            .unwrap_or(now);
+        self.days.insert(community.to_string(), daily);
         Ok(())
     }
 
@@ -90,6 +144,7 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
     pub fn forget(&mut self, community: &str) {
         self.cursors.remove(community);
         self.draws.remove(community);
+        self.days.remove(community);
     }
 
     /// Records every fire due before `now + lookahead` that is not recorded yet. Answers
@@ -126,6 +181,22 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
                 self.lotteries(c, drawn, due_by, now, &mut fires).await?;
                 self.draws.insert(id.clone(), due_by);
                 marks.push((draws_mark(id), due_by));
+            }
+            // Daily member jobs due by now.
+            let done_to = self.days.get(id).copied().unwrap_or(now);
+            let until_now = self.horizon.map_or(now, |h| now.min(h));
+            if done_to < until_now
+                && let Some(intake) = &self.intake
+            {
+                for (at, job) in daily_jobs(&c.playbook, done_to, until_now) {
+                    let looked = match job {
+                        Daily::Sweep => intake.sweep(c, at, now).await?,
+                        Daily::Occasion(i) => intake.occasion(c, i, at, now).await?,
+                    };
+                    tracing::debug!(community = %id, ?job, at = %at.to_rfc3339(), members = looked, "daily job");
+                }
+                self.days.insert(id.clone(), until_now);
+                marks.push((days_mark(id), until_now));
             }
         }
         let recorded = self.store.record_fires(&fires, now).await?;
