@@ -524,3 +524,113 @@ fn the_daily_sweep_recalls_warns_and_lets_go_and_birthdays_come_at_their_hour() 
     }
     assert_eq!(show(dir.path(), "u-r")["status"], "removed");
 }
+
+#[test]
+fn a_roster_with_bad_rows_is_refused_by_line_and_nothing_is_imported() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = "\u{feff}id,name,joined,birthday,points\r\n\
+               u-1,杭州-阿青,2026-10-01,05-20,120\r\n\
+               u-2,宁波-小白,2026-13-01,,\r\n\
+               ,无名,,,\r\n\
+               u-1,重复,,,\r\n\
+               u-3,温州-大壮,,1990-02-30,x\r\n";
+    std::fs::write(dir.path().join("roster.csv"), csv).unwrap();
+    let out = drumbeat_in(
+        dir.path(),
+        [
+            "members",
+            "import",
+            "roster.csv",
+            "--playbook",
+            &playbook(),
+            "--store",
+            "sqlite://./state.db",
+        ],
+    );
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr,
+        "error: roster.csv: line 3: `joined` \"2026-13-01\" is not a date (YYYY-MM-DD)\n\
+         error: roster.csv: line 4: `id` is empty\n\
+         error: roster.csv: line 5: `u-1` is already on line 2\n\
+         error: roster.csv: line 6: `birthday` \"1990-02-30\" is not a birthday (MM-DD or YYYY-MM-DD)\n\
+         error: nothing was imported\n"
+    );
+    let list = drumbeat_in(
+        dir.path(),
+        ["members", "list", "--store", "sqlite://./state.db"],
+    );
+    assert!(list.stdout.ends_with("\n0 members\n"), "{}", list.stdout);
+}
+
+#[test]
+fn a_two_thousand_member_roster_comes_in_with_its_balances_and_goes_out_for_excel() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("id,name,joined,birthday,points\n");
+    for i in 0..2000 {
+        csv.push_str(&format!(
+            "u-{i:04},成员{i},2026-10-01,03-{:02},{}\n",
+            i % 28 + 1,
+            i * 10
+        ));
+    }
+    std::fs::write(dir.path().join("roster.csv"), csv).unwrap();
+    let args = ["--store", "sqlite://./state.db"];
+    let out = drumbeat_in(
+        dir.path(),
+        ["members", "import", "roster.csv", "--playbook", &playbook()]
+            .into_iter()
+            .chain(args),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "imported 2000 members into `tea-club` (1999 with a starting balance)\n"
+    );
+    // The same roster again changes nothing.
+    let again = drumbeat_in(
+        dir.path(),
+        ["members", "import", "roster.csv"].into_iter().chain(args),
+    );
+    assert_eq!(again.code, 1);
+    let member = show(dir.path(), "u-0042");
+    assert_eq!(member["points"], 420);
+    assert_eq!(member["tier"], "regular");
+    assert_eq!(member["joined"], "2026-10-01");
+
+    let export = dir.path().join("weekly.csv");
+    let out = drumbeat_in(
+        dir.path(),
+        [
+            "members",
+            "export",
+            "--output",
+            export.to_str().unwrap(),
+            "--at",
+            "2026-12-01T22:00:00+08:00",
+        ]
+        .into_iter()
+        .chain(args),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let bytes = std::fs::read(&export).unwrap();
+    assert!(
+        bytes.starts_with(b"\xEF\xBB\xBF"),
+        "a byte-order mark for Excel"
+    );
+    let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    let lines: Vec<&str> = text.split("\r\n").collect();
+    assert_eq!(
+        lines.len(),
+        2002,
+        "a header, 2000 rows and the last line end"
+    );
+    assert_eq!(
+        lines[0],
+        "community,id,name,status,points,streak,tier,badges,joined,birthday"
+    );
+    assert_eq!(
+        lines[43],
+        "tea-club,u-0042,成员42,member,420,0,regular,,2026-10-01,03-15"
+    );
+}

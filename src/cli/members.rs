@@ -8,6 +8,7 @@ use crate::schedule::format::columns;
 use crate::store::{DEFAULT_URL, Store};
 use chrono::Utc;
 use serde_json::{Value, json};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Members with their points, streak, tier, badges and offences.
@@ -41,9 +42,33 @@ pub enum Action {
     List,
     /// One member in full: profile, points, streak, tier, badges, offences.
     Show { id: String },
+    /// Bring in an existing group's roster from CSV: columns id (required), name, joined
+    /// (YYYY-MM-DD), birthday (MM-DD or YYYY-MM-DD), points (a starting balance). Every bad
+    /// row is reported by line, and then nothing is imported.
+    Import {
+        file: PathBuf,
+        /// The community's playbook, when the store does not know it yet.
+        #[arg(long)]
+        playbook: Option<PathBuf>,
+    },
+    /// Write every member as CSV for spreadsheets (UTF-8 with a byte-order mark, so Excel
+    /// shows Chinese names right).
+    Export {
+        /// Write here instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
 }
 
 pub fn run(args: Args) -> ExitCode {
+    if let Action::Import {
+        playbook: Some(path),
+        ..
+    } = &args.action
+        && let Err(code) = keep_playbook(&args.store, path)
+    {
+        return code;
+    }
     let roster = match Roster::open(&args.store, args.community.as_deref()) {
         Ok(r) => r,
         Err(code) => return code,
@@ -60,6 +85,24 @@ pub fn run(args: Args) -> ExitCode {
     let result = match &args.action {
         Action::List => list(&roster, args.format, at),
         Action::Show { id } => show(&roster, id, args.format, at),
+        Action::Import { file, .. } => match roster.playbooks.as_slice() {
+            [p] => match crate::cli::roll::import(&roster, p, file, Utc::now()) {
+                ExitCode::SUCCESS => Ok(()),
+                code => Err(code),
+            },
+            [] => Err(crate::cli::common::usage(
+                "the store knows no community yet: give --playbook PATH",
+            )),
+            _ => Err(crate::cli::common::usage(
+                "the store knows several communities: give --community ID",
+            )),
+        },
+        Action::Export { output } => {
+            match crate::cli::roll::export(&roster, at, output.as_deref()) {
+                ExitCode::SUCCESS => Ok(()),
+                code => Err(code),
+            }
+        }
     };
     roster.rt.block_on(roster.store.close());
     match result {
@@ -227,4 +270,32 @@ fn show(
         }
     }
     Ok(())
+}
+
+/// Loads a playbook and keeps it in the store (creating the store if needed), so that an
+/// import can come before the first run.
+fn keep_playbook(url: &str, path: &std::path::Path) -> Result<(), ExitCode> {
+    let p = crate::cli::common::load_one(path, "imported into")?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| crate::cli::common::usage(&format!("cannot read {}: {e}", path.display())))?;
+    let rt = crate::cli::common::small_runtime()?;
+    rt.block_on(async {
+        let store = crate::store::open(url).await?;
+        store
+            .save_playbooks(
+                &[(
+                    p.community.id.value.to_string(),
+                    path.display().to_string(),
+                    text,
+                )],
+                Utc::now(),
+            )
+            .await?;
+        store.close().await;
+        Ok::<_, crate::store::StoreError>(())
+    })
+    .map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(1)
+    })
 }

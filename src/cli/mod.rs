@@ -11,6 +11,7 @@ mod lottery;
 mod members;
 mod plan;
 mod render;
+mod roll;
 mod roster;
 mod run;
 mod schema;
