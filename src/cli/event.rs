@@ -138,7 +138,7 @@ pub fn run(args: Args) -> ExitCode {
                 eprintln!("error: the events were refused; nothing changed");
                 ExitCode::from(1)
             }
-            Err(Refusal::Store(e)) => {
+            Err(e @ (Refusal::Store(_) | Refusal::Failed(_))) => {
                 eprintln!("error: {e}");
                 ExitCode::from(1)
             }
