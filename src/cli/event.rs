@@ -123,7 +123,25 @@ pub fn run(args: Args) -> ExitCode {
                 .collect::<HashMap<_, _>>(),
         )));
         let intake = Intake::new(store.clone(), communities);
-        let code = match intake.take(events, now).await {
+        // Checked whole, applied in batches.
+        let mut total = crate::runtime::intake::Receipt::default();
+        let mut result = intake.check_all(&events).await;
+        for batch in events.chunks(crate::events::MAX_BATCH) {
+            if result.is_err() {
+                break;
+            }
+            match intake.take(batch.to_vec(), now).await {
+                Ok(r) => {
+                    total.applied += r.applied;
+                    total.duplicates += r.duplicates;
+                }
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        let code = match result.map(|()| total) {
             Ok(r) => {
                 println!(
                     "applied {} events; {} taken in before (unchanged)",

@@ -123,8 +123,13 @@ pub const MAX_BATCH: usize = 10_000;
 /// The longest id, community, member or type accepted (bytes).
 const MAX_NAME: usize = 200;
 
-/// Reads one event (a JSON object) or a batch (an array of them).
+/// Reads one event (a JSON object) or a batch (an array of them) of at most
+/// [`MAX_BATCH`] events: what `POST /v1/events` takes.
 pub fn read_json(text: &str) -> Result<Vec<Event>, Vec<Problem>> {
+    read_document(text, Some(MAX_BATCH))
+}
+
+fn read_document(text: &str, limit: Option<usize>) -> Result<Vec<Event>, Vec<Problem>> {
     let value: Value = serde_json::from_str(text).map_err(|e| {
         vec![Problem {
             index: None,
@@ -134,8 +139,8 @@ pub fn read_json(text: &str) -> Result<Vec<Event>, Vec<Problem>> {
         }]
     })?;
     match value {
-        Value::Array(items) => read_values(items),
-        Value::Object(_) => read_values(vec![value]),
+        Value::Array(items) => read_values(items, limit),
+        Value::Object(_) => read_values(vec![value], limit),
         _ => Err(vec![Problem {
             index: None,
             id: None,
@@ -145,12 +150,12 @@ pub fn read_json(text: &str) -> Result<Vec<Event>, Vec<Problem>> {
     }
 }
 
-/// Reads JSON lines (one event or batch per line), or a whole JSON document: what
-/// `drumbeat event` takes on standard input.
+/// Reads JSON lines (one event or batch per line), or a whole JSON document, of any
+/// length: what `drumbeat event` takes (and applies in batches).
 pub fn read_any(text: &str) -> Result<Vec<Event>, Vec<Problem>> {
     let trimmed = text.trim_start();
     if trimmed.starts_with('[') || serde_json::from_str::<Value>(text).is_ok() {
-        return read_json(text);
+        return read_document(text, None);
     }
     let mut values = Vec::new();
     let mut problems = Vec::new();
@@ -172,11 +177,11 @@ pub fn read_any(text: &str) -> Result<Vec<Event>, Vec<Problem>> {
     if !problems.is_empty() {
         return Err(problems);
     }
-    read_values(values)
+    read_values(values, None)
 }
 
-fn read_values(items: Vec<Value>) -> Result<Vec<Event>, Vec<Problem>> {
-    if items.len() > MAX_BATCH {
+fn read_values(items: Vec<Value>, limit: Option<usize>) -> Result<Vec<Event>, Vec<Problem>> {
+    if limit.is_some_and(|l| items.len() > l) {
         return Err(vec![Problem {
             index: None,
             id: None,

@@ -259,6 +259,12 @@ impl<S: Store> Intake<S> {
         Ok(())
     }
 
+    /// Refuses events that do not fit the loaded communities.
+    pub async fn check_all(&self, events: &[Event]) -> Result<(), Refusal> {
+        let communities = self.communities.read().expect("communities lock").clone();
+        self.check(events, &communities).await
+    }
+
     /// Refuses a batch with events that do not fit the loaded communities.
     async fn check(
         &self,
