@@ -6,7 +6,9 @@
 pub mod channel;
 pub mod cli;
 pub mod playbook;
+pub mod runtime;
 pub mod schedule;
+pub mod server;
 pub mod source;
 pub mod store;
 pub mod template;

@@ -1,0 +1,3 @@
+//! The daemon: what `drumbeat run` keeps running.
+
+pub mod metrics;
