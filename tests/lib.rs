@@ -10,5 +10,7 @@ mod plan;
 mod render;
 mod schema;
 mod send;
+mod server;
+mod status;
 mod store;
 mod validate;

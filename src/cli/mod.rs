@@ -7,6 +7,7 @@ mod plan;
 mod render;
 mod schema;
 mod send;
+mod status;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +27,7 @@ pub enum Command {
     Render(render::Args),
     Plan(plan::Args),
     Send(send::Args),
+    Status(status::Args),
     Schema(schema::Args),
     Explain(explain::Args),
 }
@@ -38,6 +40,7 @@ pub fn main() -> ExitCode {
         Command::Render(args) => render::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Send(args) => send::run(args),
+        Command::Status(args) => status::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Explain(args) => explain::run(args),
     }
