@@ -92,8 +92,7 @@ async fn busy_store(dir: &Path) {
                 (
                     rules[0].lease(),
                     Outcome::Dead {
-                        // A platform answer may carry line breaks and terminal controls.
-                        error: "HTTP 400: invalid_payload\n\u{1b}[31mno text\u{1b}[0m".into(),
+                        error: "HTTP 400: invalid_payload".into(),
                     },
                 ),
             ],
@@ -201,6 +200,39 @@ async fn an_empty_store_shows_zeros() {
     let out = status(dir.path(), &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     insta::assert_snapshot!("status_empty", out.stdout);
+}
+
+#[tokio::test]
+async fn errors_are_shown_on_one_line_without_terminal_controls() {
+    let dir = TempDir::new().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("drumbeat.db").display());
+    let s = store::open(&url).await.unwrap();
+    s.record_fire(&fire("rules", "slack", t0()), t0())
+        .await
+        .unwrap();
+    let rows = s.claim_due("slack", t0(), 1, mins(1)).await.unwrap();
+    // A platform's answer can hold anything, a terminal's escape sequences included.
+    let error = "HTTP 400:\r\n  bad\tpayload \u{1b}[2J\u{1b}]0;pwned\u{7}";
+    assert!(s.mark_dead(rows[0].lease(), error, t0()).await.unwrap());
+    s.close().await;
+
+    let out = status(dir.path(), &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stdout.contains('\u{1b}'), "{:?}", out.stdout);
+    assert!(!out.stdout.contains('\u{7}'), "{:?}", out.stdout);
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains("club/content/rules/"))
+        .expect("the dead letter is listed");
+    assert!(
+        line.ends_with("  HTTP 400: bad payload [2J ]0;pwned"),
+        "{line:?}"
+    );
+    // JSON keeps the text whole, escaped.
+    let out = status(dir.path(), &["--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["dead_lettered"][0]["last_error"], error);
 }
 
 #[test]
