@@ -13,5 +13,7 @@ mod render;
 mod run;
 mod schema;
 mod send;
+mod server;
+mod status;
 mod store;
 mod validate;

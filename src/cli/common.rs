@@ -101,9 +101,15 @@ pub fn open_existing_store(
         Err(e) => return Err(usage(&e.to_string())),
         Ok(_) => {}
     }
-    rt.block_on(store::open(url)).map_err(|e| {
-        eprintln!("error: {e}");
-        ExitCode::from(1)
+    rt.block_on(store::open(url)).map_err(|e| match e {
+        // Nothing wrong with the store: it cannot be used as asked.
+        store::StoreError::NotSupported { .. } | store::StoreError::BadUrl { .. } => {
+            usage(&e.to_string())
+        }
+        e => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
     })
 }
 

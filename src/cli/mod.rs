@@ -16,6 +16,7 @@ mod roster;
 mod run;
 mod schema;
 mod send;
+mod status;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -42,6 +43,7 @@ pub enum Command {
     Ledger(ledger::Args),
     Leaderboard(leaderboard::Args),
     Lottery(lottery::Args),
+    Status(status::Args),
     Schema(schema::Args),
     Explain(explain::Args),
 }
@@ -61,6 +63,7 @@ pub fn main() -> ExitCode {
         Command::Ledger(args) => ledger::run(args),
         Command::Leaderboard(args) => leaderboard::run(args),
         Command::Lottery(args) => lottery::run(args),
+        Command::Status(args) => status::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Explain(args) => explain::run(args),
     }

@@ -1,28 +1,172 @@
-//! Placeholder until the HTTP side lands (same API).
+//! The daemon's HTTP side: `GET /healthz` for supervisors and load balancers,
+//! `GET /metrics` for Prometheus.
+//!
+//! [`router`] builds the routes so more can be merged in (events arrive here later);
+//! [`serve`] runs them on a listener until a shutdown signal.
+
 use crate::runtime::metrics::Metrics;
-use chrono::{DateTime, Utc};
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, SecondsFormat, Utc};
 use std::future::Future;
 use std::sync::Arc;
-#[derive(Debug, Default)]
-pub struct Health;
-impl Health {
-    pub fn new() -> Health {
-        Health
-    }
-    pub fn set_ready(&self, _ready: bool) {}
-    pub fn set_playbooks(&self, _n: u64) {}
-    pub fn tick(&self, _at: DateTime<Utc>) {}
+use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU64, Ordering};
+
+/// The content type of the Prometheus text format.
+pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+const STARTING: u8 = 0;
+const READY: u8 = 1;
+const STOPPING: u8 = 2;
+const NO_TICK: i64 = i64::MIN;
+
+/// What `/healthz` reports, updated by the daemon as it goes. Share it in an `Arc`.
+#[derive(Debug)]
+pub struct Health {
+    phase: AtomicU8,
+    playbooks: AtomicU64,
+    /// Milliseconds since the epoch of the scheduler's last loop, or [`NO_TICK`].
+    last_tick: AtomicI64,
 }
-#[derive(Clone)]
+
+impl Default for Health {
+    fn default() -> Self {
+        Health::new()
+    }
+}
+
+impl Health {
+    /// Not ready yet: `/healthz` answers 503 "starting".
+    pub fn new() -> Health {
+        Health {
+            phase: AtomicU8::new(STARTING),
+            playbooks: AtomicU64::new(0),
+            last_tick: AtomicI64::new(NO_TICK),
+        }
+    }
+
+    /// Ready to fire (`true`), or no longer (`false`). Not ready before it ever was ready
+    /// is "starting"; after, "stopping".
+    pub fn set_ready(&self, ready: bool) {
+        if ready {
+            self.phase.store(READY, Ordering::Relaxed);
+        } else {
+            let _ = self
+                .phase
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
+                    (p == READY).then_some(STOPPING)
+                });
+        }
+    }
+
+    /// Playbooks loaded and running.
+    pub fn set_playbooks(&self, n: u64) {
+        self.playbooks.store(n, Ordering::Relaxed);
+    }
+
+    /// The scheduler's loop ran at `at`.
+    pub fn tick(&self, at: DateTime<Utc>) {
+        self.last_tick
+            .store(at.timestamp_millis(), Ordering::Relaxed);
+    }
+
+    /// Whether `/healthz` answers 200.
+    pub fn is_ready(&self) -> bool {
+        self.phase.load(Ordering::Relaxed) == READY
+    }
+
+    /// The scheduler's last loop, if it has run.
+    pub fn last_tick(&self) -> Option<DateTime<Utc>> {
+        match self.last_tick.load(Ordering::Relaxed) {
+            NO_TICK => None,
+            ms => DateTime::from_timestamp_millis(ms),
+        }
+    }
+
+    fn status(&self) -> &'static str {
+        match self.phase.load(Ordering::Relaxed) {
+            READY => "ok",
+            STOPPING => "stopping",
+            _ => "starting",
+        }
+    }
+}
+
+/// What the HTTP side reads: the daemon's metrics and health.
+#[derive(Debug, Clone, Default)]
 pub struct Ops {
     pub metrics: Arc<Metrics>,
     pub health: Arc<Health>,
 }
+
+impl Ops {
+    /// Fresh metrics, and health "starting".
+    pub fn new() -> Ops {
+        Ops::default()
+    }
+}
+
+/// The daemon's routes: `GET /healthz` and `GET /metrics`; anything else is 404.
+pub fn router(ops: Ops) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .with_state(ops)
+}
+
+/// Serves [`router`] on `listener` until `shutdown` completes, then finishes the requests
+/// in flight and returns.
 pub async fn serve(
-    _listener: tokio::net::TcpListener,
-    _ops: Ops,
+    listener: tokio::net::TcpListener,
+    ops: Ops,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    shutdown.await;
-    Ok(())
+    axum::serve(listener, router(ops))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// The body of `/healthz`, fields in this order.
+#[derive(Debug, serde::Serialize)]
+struct HealthBody {
+    status: &'static str,
+    playbooks: u64,
+    /// RFC 3339, UTC; null before the scheduler's first loop.
+    last_tick: Option<String>,
+}
+
+async fn healthz(State(ops): State<Ops>) -> Response {
+    let health = &ops.health;
+    let body = HealthBody {
+        status: health.status(),
+        playbooks: health.playbooks.load(Ordering::Relaxed),
+        last_tick: health
+            .last_tick()
+            .map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+    };
+    let code = if health.is_ready() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        code,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        serde_json::to_string(&body).expect("plain data"),
+    )
+        .into_response()
+}
+
+async fn metrics(State(ops): State<Ops>) -> Response {
+    (
+        [(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)],
+        ops.metrics.render(),
+    )
+        .into_response()
 }
