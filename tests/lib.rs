@@ -5,6 +5,7 @@ mod common;
 
 mod bad_input;
 mod channel;
+mod daemon;
 mod init;
 mod members;
 mod plan;

@@ -113,6 +113,7 @@ pub fn run(args: Args) -> ExitCode {
             Arc::new(ScaledClock::new(start, speed))
         }
     };
+    let began = clock.now();
     init_logs(args.log_format);
     let mut options = match Options::new() {
         Ok(o) => o,
@@ -139,6 +140,7 @@ pub fn run(args: Args) -> ExitCode {
             dry_run: args.dry_run.then(ConsoleSink::stdout),
         },
         clock,
+        began,
         delivery: Settings {
             retry: runtime::RetryPolicy {
                 max_attempts: args.max_attempts.max(1),

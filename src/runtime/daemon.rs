@@ -9,7 +9,7 @@ use super::program::{self, Build, Community, same_file};
 use super::scheduler::Scheduler;
 use crate::server::{self, Health, Ops};
 use crate::store::{self, AnyStore, Store, StoreError};
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -24,6 +24,9 @@ pub struct Config {
     pub listen: Option<SocketAddr>,
     pub build: Build,
     pub clock: Arc<dyn Clock>,
+    /// When the process started, on `clock`: a community run for the first time is planned
+    /// from here, so fires due while it loaded are not skipped.
+    pub began: DateTime<Utc>,
     pub delivery: Settings,
     /// How far ahead fires are recorded: what `status` can show as next.
     pub lookahead: TimeDelta,
@@ -210,6 +213,17 @@ pub async fn run(
     } else {
         None
     };
+    // Each community resumes from its mark, or for a first run from when the process began.
+    let began = config.began;
+    let ids: Vec<String> = communities
+        .read()
+        .expect("communities lock")
+        .keys()
+        .cloned()
+        .collect();
+    for id in &ids {
+        scheduler.resume(id, began).await?;
+    }
     // The first tick catches up from each community's mark.
     if let Err(e) = scheduler.tick(clock.now()).await {
         return Err(Failure::Store(e));

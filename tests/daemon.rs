@@ -1,0 +1,1136 @@
+//! Reliability of `drumbeat run`: the real executable, killed, stopped, restarted and
+//! reloaded, sending to a recording webhook server on loopback, with real SQLite stores in
+//! temporary folders. Every run passes `--start-at` (a scaled clock), so no test waits real
+//! minutes and none depends on today's date or the machine's time zone.
+//!
+//! Simulated durations are measured as real gaps between arrivals at the server times the
+//! speed. The daemon's clock starts a little after the process is spawned, so the test's
+//! estimate of the daemon's "now" ([`Daemon::sim_now`]) is never behind it.
+
+use axum::body::Body;
+use axum::extract::{Request, State as Extract};
+use axum::response::Response;
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use drumbeat::runtime::RetryPolicy;
+use drumbeat::store::{self, OutboxRow, State, Store};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::BufRead;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+// ---------------------------------------------------------------------------------------
+// The receiving webhook: records every request and answers as the test scripts it.
+
+/// One request the server got.
+#[derive(Debug, Clone)]
+struct Hit {
+    path: String,
+    /// The `Idempotency-Key` header: the fire's key.
+    key: String,
+    /// The fire's scheduled instant, from the body.
+    at: DateTime<Utc>,
+    message: String,
+    arrived: Instant,
+    /// When the server finished answering; `None` while in flight, or for good when the
+    /// sender went away first.
+    answered: Option<Instant>,
+    status: u16,
+}
+
+/// How the server answers one request.
+#[derive(Debug, Clone, Copy)]
+struct Reply {
+    status: u16,
+    retry_after: Option<u64>,
+    delay: Duration,
+}
+
+fn ok() -> Reply {
+    Reply {
+        status: 200,
+        retry_after: None,
+        delay: Duration::ZERO,
+    }
+}
+
+fn status(status: u16) -> Reply {
+    Reply { status, ..ok() }
+}
+
+/// Decides the answer to a request, given every request before it.
+type Script = Arc<dyn Fn(&Hit, &[Hit]) -> Reply + Send + Sync>;
+
+#[derive(Clone)]
+struct Served {
+    hits: Arc<Mutex<Vec<Hit>>>,
+    script: Script,
+}
+
+struct Hook {
+    base: String,
+    hits: Arc<Mutex<Vec<Hit>>>,
+    // Kept to keep the server running.
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Hook {
+    fn start(script: impl Fn(&Hit, &[Hit]) -> Reply + Send + Sync + 'static) -> Hook {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime for the server");
+        let served = Served {
+            hits: Arc::default(),
+            script: Arc::new(script),
+        };
+        let hits = served.hits.clone();
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("a loopback port");
+        let addr = listener.local_addr().unwrap();
+        let app = axum::Router::new().fallback(answer).with_state(served);
+        rt.spawn(async move { axum::serve(listener, app).await });
+        Hook {
+            base: format!("http://{addr}"),
+            hits,
+            _rt: rt,
+        }
+    }
+
+    /// A playbook's webhook channel `id` posting to `path` of this server.
+    fn channel(&self, id: &str, path: &str, extra: &str) -> String {
+        format!(
+            "  {id}: {{ type: webhook, url: \"{}{path}\"{extra} }}\n",
+            self.base
+        )
+    }
+
+    fn hits(&self) -> Vec<Hit> {
+        self.hits.lock().unwrap().clone()
+    }
+
+    /// Requests answered 200, by key.
+    fn delivered(&self) -> HashMap<String, Vec<Hit>> {
+        let mut by_key: HashMap<String, Vec<Hit>> = HashMap::new();
+        for h in self.hits().into_iter().filter(|h| h.status == 200) {
+            by_key.entry(h.key.clone()).or_default().push(h);
+        }
+        by_key
+    }
+}
+
+async fn answer(Extract(s): Extract<Served>, req: Request) -> Response {
+    let arrived = Instant::now();
+    let (parts, body) = req.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let mut hit = Hit {
+        path: parts.uri.path().to_string(),
+        key: parts
+            .headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string(),
+        at: json["fire"]["at"]
+            .as_str()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default(),
+        message: json["message"].as_str().unwrap_or_default().to_string(),
+        arrived,
+        answered: None,
+        status: 0,
+    };
+    let (index, reply) = {
+        let mut hits = s.hits.lock().unwrap();
+        let reply = (s.script)(&hit, &hits);
+        hit.status = reply.status;
+        hits.push(hit);
+        (hits.len() - 1, reply)
+    };
+    tokio::time::sleep(reply.delay).await;
+    s.hits.lock().unwrap()[index].answered = Some(Instant::now());
+    let mut r = Response::builder().status(reply.status);
+    if let Some(secs) = reply.retry_after {
+        r = r.header("Retry-After", secs.to_string());
+    }
+    r.body(Body::from("{}")).unwrap()
+}
+
+// ---------------------------------------------------------------------------------------
+// The daemon as a child process.
+
+struct Daemon {
+    child: Mutex<Child>,
+    /// Its log lines (stderr, JSON), as they come.
+    log: Arc<Mutex<Vec<String>>>,
+    spawned: Instant,
+    start_at: DateTime<Utc>,
+    speed: f64,
+}
+
+/// How long any wait may take before the test fails: generous, for a loaded machine.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+fn instant(rfc3339: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(rfc3339)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+impl Daemon {
+    /// `drumbeat run PATH --store URL --start-at T --speed N --log-format json EXTRA...`
+    fn start(
+        dir: &Path,
+        path: &Path,
+        store: &str,
+        start_at: &str,
+        speed: f64,
+        extra: &[&str],
+    ) -> Daemon {
+        Daemon::start_with(dir, path, store, start_at, speed, extra, "info")
+    }
+
+    fn start_with(
+        dir: &Path,
+        path: &Path,
+        store: &str,
+        start_at: &str,
+        speed: f64,
+        extra: &[&str],
+        log_level: &str,
+    ) -> Daemon {
+        let spawned = Instant::now();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_drumbeat"))
+            .arg("run")
+            .arg(path)
+            .args(["--store", store, "--start-at", start_at])
+            .args(["--speed", &speed.to_string(), "--log-format", "json"])
+            .args(extra)
+            .current_dir(dir)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("TZ", "UTC")
+            .env("NO_COLOR", "1")
+            .env("DRUMBEAT_LOG", log_level)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("drumbeat starts");
+        let log: Arc<Mutex<Vec<String>>> = Arc::default();
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { return };
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Daemon {
+            child: Mutex::new(child),
+            log,
+            spawned,
+            start_at: instant(start_at),
+            speed,
+        }
+    }
+
+    /// The daemon's "now", estimated from the spawn: never behind it, ahead of it by the
+    /// process's start-up time times the speed.
+    fn sim_now(&self) -> DateTime<Utc> {
+        self.start_at + sim(self.spawned.elapsed(), self.speed)
+    }
+
+    fn pid(&self) -> String {
+        self.child.lock().unwrap().id().to_string()
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.pid()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// SIGTERM, then waits for the exit.
+    fn stop(&self) -> ExitStatus {
+        self.signal("TERM");
+        self.exit()
+    }
+
+    /// SIGKILL: no chance to finish anything.
+    fn kill(&self) {
+        let mut child = self.child.lock().unwrap();
+        child.kill().expect("SIGKILL");
+        child.wait().expect("the killed daemon is reaped");
+    }
+
+    fn exit(&self) -> ExitStatus {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.lock().unwrap().try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the daemon did not stop\n{}",
+                self.tail()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The log lines, parsed.
+    fn log(&self) -> Vec<serde_json::Value> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// Log lines whose message starts with `message`.
+    fn logged(&self, message: &str) -> Vec<serde_json::Value> {
+        self.log()
+            .into_iter()
+            .filter(|l| {
+                l["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with(message))
+            })
+            .collect()
+    }
+
+    fn tail(&self) -> String {
+        let log = self.log.lock().unwrap();
+        let from = log.len().saturating_sub(60);
+        format!("daemon log (last lines):\n{}", log[from..].join("\n"))
+    }
+
+    /// Polls `done` until it holds; fails if the daemon exits or `PATIENCE` runs out.
+    fn wait_for(&self, what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if done() {
+                return;
+            }
+            if let Some(status) = self.child.lock().unwrap().try_wait().unwrap() {
+                panic!(
+                    "waiting for {what}: the daemon exited ({status})\n{}",
+                    self.tail()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "gave up waiting for {what}\n{}",
+                self.tail()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let mut child = self.child.lock().unwrap();
+        if let Ok(None) = child.try_wait() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A real duration on a clock running `speed` times faster.
+fn sim(real: Duration, speed: f64) -> TimeDelta {
+    TimeDelta::microseconds((real.as_secs_f64() * speed * 1e6) as i64)
+}
+
+fn secs(d: TimeDelta) -> f64 {
+    d.num_microseconds().unwrap() as f64 / 1e6
+}
+
+// ---------------------------------------------------------------------------------------
+// Playbooks and stores.
+
+/// A playbook of community `id` in Asia/Shanghai (08:00 local is 00:00Z), living on
+/// 2026-12-01 and 02, with the given channels and content slots.
+fn playbook(id: &str, channels: &str, slots: &str) -> String {
+    format!(
+        "version: 1\n\
+         community: {{ id: {id}, name: Club {id}, kind: service, timezone: Asia/Shanghai, locale: en,\n  \
+         runs: {{ from: 2026-12-01, until: 2026-12-02 }} }}\n\
+         channels:\n{channels}\
+         content:\n  grace: 10m\n  daily_limit: 1000\n  slots:\n{slots}\
+         templates:\n  t: \"{{{{ slot }}}}\"\n"
+    )
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).expect("the playbook is written");
+}
+
+fn store_url(dir: &Path) -> String {
+    format!("sqlite://{}", dir.join("state.db").display())
+}
+
+/// Every row of the outbox, by key (the store is opened and closed again).
+fn outbox(url: &str) -> BTreeMap<String, OutboxRow> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let s = store::open(url).await.expect("the store opens");
+        let mut rows = BTreeMap::new();
+        for state in State::ALL {
+            for r in s.rows_in_state(state, 1_000_000).await.unwrap() {
+                rows.insert(r.key.clone(), r);
+            }
+        }
+        s.close().await;
+        rows
+    })
+}
+
+fn keys_in(rows: &BTreeMap<String, OutboxRow>, state: State) -> Vec<String> {
+    rows.values()
+        .filter(|r| r.state == state)
+        .map(|r| r.key.clone())
+        .collect()
+}
+
+fn local(hhmm: &str) -> DateTime<Utc> {
+    instant(&format!("2026-12-01T{hhmm}:00+08:00"))
+}
+
+fn key(community: &str, slot: &str, channel: &str, hhmm: &str) -> String {
+    format!(
+        "{community}/content/{slot}/{channel}/{}",
+        local(hhmm).format("%Y%m%dT%H%M%SZ")
+    )
+}
+
+fn folder() -> tempfile::TempDir {
+    tempfile::tempdir().expect("a temporary folder")
+}
+
+// ---------------------------------------------------------------------------------------
+// The tests.
+
+/// SIGKILL in the middle of sends, then a new start: every fire arrives, and only keys the
+/// store had not recorded as sent may arrive a second time.
+#[test]
+fn a_kill_in_the_middle_of_sends_loses_nothing_and_repeats_only_unacknowledged() {
+    // Slow answers; until the kill, from the seventh request on, no answer at all: those
+    // sends are surely in flight when the daemon dies.
+    let holding = Arc::new(AtomicBool::new(true));
+    let hold = holding.clone();
+    let hook = Hook::start(move |_, before| Reply {
+        delay: if hold.load(Ordering::SeqCst) && before.len() >= 6 {
+            PATIENCE
+        } else {
+            Duration::from_millis(200)
+        },
+        ..ok()
+    });
+    let dir = folder();
+    let (channels, per_channel) = (["a", "b", "c"], 8);
+    let mut chans = String::new();
+    let mut slots = String::new();
+    let mut all = Vec::new();
+    for ch in channels {
+        chans += &hook.channel(ch, &format!("/{ch}"), "");
+        for i in 0..per_channel {
+            let id = format!("{ch}{i}");
+            slots += &format!("    - {{ id: {id}, at: \"08:00\", template: t, channel: {ch} }}\n");
+            all.push(key("kill", &id, ch, "08:00"));
+        }
+    }
+    let file = dir.path().join("kill.yaml");
+    write(&file, &playbook("kill", &chans, &slots));
+    let url = store_url(dir.path());
+
+    let first = Daemon::start(
+        dir.path(),
+        &file,
+        &url,
+        "2026-12-01T07:59:40+08:00",
+        20.0,
+        &[],
+    );
+    // Two rounds answered (per channel, one send at a time), the third in flight.
+    first.wait_for("sends answered and in flight", || hook.hits().len() >= 9);
+    first.kill();
+    let killed = Instant::now();
+    holding.store(false, Ordering::SeqCst);
+    let before = hook.hits();
+    let in_flight_at_kill = before.iter().filter(|h| h.answered.is_none()).count();
+    assert_eq!(
+        in_flight_at_kill, 3,
+        "one send per channel in flight: {before:#?}"
+    );
+    let rows = outbox(&url);
+    assert_eq!(
+        rows.len(),
+        all.len(),
+        "every fire was recorded before the kill"
+    );
+    let acknowledged: HashSet<String> = keys_in(&rows, State::Sent).into_iter().collect();
+    let unacknowledged = all.len() - acknowledged.len();
+    assert!(unacknowledged > 0, "the kill came before the end");
+
+    let second = Daemon::start(
+        dir.path(),
+        &file,
+        &url,
+        "2026-12-01T08:01:00+08:00",
+        20.0,
+        &[],
+    );
+    second.wait_for("every fire delivered", || {
+        let got = hook.delivered();
+        all.iter().all(|k| got.contains_key(k))
+    });
+    assert!(second.stop().success(), "{}", second.tail());
+
+    let delivered = hook.delivered();
+    let twice: Vec<&String> = all.iter().filter(|k| delivered[*k].len() > 1).collect();
+    let summary = format!(
+        "{} fires, {} acknowledged in the store at the kill, {} unacknowledged, {} in flight at \
+         the kill, {} delivered twice: {twice:?}",
+        all.len(),
+        acknowledged.len(),
+        unacknowledged,
+        in_flight_at_kill,
+        twice.len()
+    );
+    assert!(twice.len() <= unacknowledged, "{summary}");
+    for k in &all {
+        let n = delivered[k].len();
+        assert!(n <= 2, "{k} delivered {n} times; {summary}");
+        if acknowledged.contains(k) {
+            assert_eq!(n, 1, "{k} was acknowledged and sent again; {summary}");
+        } else {
+            // Not acknowledged: it must have gone out after the new start.
+            assert!(
+                delivered[k].iter().any(|h| h.arrived > killed),
+                "{k} was not sent after the restart; {summary}"
+            );
+        }
+    }
+    let rows = outbox(&url);
+    assert_eq!(keys_in(&rows, State::Sent).len(), all.len(), "{summary}");
+    assert!(
+        hook.hits().iter().all(|h| h.status == 200),
+        "the server only said 200"
+    );
+    eprintln!("{summary}");
+}
+
+/// SIGTERM in the middle of sends: the sends in flight finish and are recorded, the rest is
+/// handed back, and after a new start every fire has arrived exactly once.
+#[test]
+fn a_graceful_stop_in_the_middle_of_sends_repeats_nothing() {
+    let hook = Hook::start(|_, _| Reply {
+        delay: Duration::from_millis(250),
+        ..ok()
+    });
+    let dir = folder();
+    let mut chans = String::new();
+    let mut slots = String::new();
+    let mut all = Vec::new();
+    for ch in ["a", "b"] {
+        chans += &hook.channel(ch, &format!("/{ch}"), "");
+        for i in 0..6 {
+            let id = format!("{ch}{i}");
+            slots += &format!("    - {{ id: {id}, at: \"08:00\", template: t, channel: {ch} }}\n");
+            all.push(key("term", &id, ch, "08:00"));
+        }
+    }
+    let file = dir.path().join("term.yaml");
+    write(&file, &playbook("term", &chans, &slots));
+    let url = store_url(dir.path());
+
+    let first = Daemon::start(
+        dir.path(),
+        &file,
+        &url,
+        "2026-12-01T07:59:40+08:00",
+        20.0,
+        &[],
+    );
+    first.wait_for("sends in flight", || {
+        let hits = hook.hits();
+        hits.len() >= 3 && hits.iter().any(|h| h.answered.is_none())
+    });
+    let stopping = Instant::now();
+    assert!(first.stop().success(), "{}", first.tail());
+    let before = hook.hits();
+    let in_flight = before
+        .iter()
+        .filter(|h| h.answered.is_none_or(|a| a >= stopping))
+        .count();
+    assert!(in_flight >= 1, "the stop must catch sends in flight");
+    let rows = outbox(&url);
+    let sent = keys_in(&rows, State::Sent);
+    let mut arrived: Vec<String> = before.iter().map(|h| h.key.clone()).collect();
+    arrived.sort();
+    assert_eq!(
+        sent, arrived,
+        "everything that reached the server, the one in flight included, is recorded as sent"
+    );
+    assert!(
+        rows.values()
+            .all(|r| matches!(r.state, State::Sent | State::Pending)),
+        "unsent claims are handed back: {:?}",
+        rows.values().map(|r| (&r.key, r.state)).collect::<Vec<_>>()
+    );
+    assert!(
+        rows.values()
+            .filter(|r| r.state == State::Pending)
+            .all(|r| r.attempts == 0),
+        "handing back does not count as an attempt"
+    );
+
+    let second = Daemon::start(
+        dir.path(),
+        &file,
+        &url,
+        "2026-12-01T08:01:00+08:00",
+        20.0,
+        &[],
+    );
+    second.wait_for("every fire delivered", || hook.hits().len() >= all.len());
+    assert!(second.stop().success(), "{}", second.tail());
+    let mut got: Vec<String> = hook.hits().into_iter().map(|h| h.key).collect();
+    got.sort();
+    all.sort();
+    assert_eq!(
+        got, all,
+        "each fire exactly once across the stop ({in_flight} in flight)"
+    );
+}
+
+/// An hour of downtime with a 10-minute grace: fires within the grace are sent late, older
+/// ones recorded missed (both those recorded before the stop and those planned on catch-up),
+/// nothing is sent twice.
+#[test]
+fn after_an_hour_down_fires_within_grace_go_late_and_older_ones_are_missed() {
+    let hook = Hook::start(|_, _| ok());
+    let dir = folder();
+    let times = [
+        "08:00", "08:05", "08:20", "08:40", "08:53", "08:57", "09:00",
+    ];
+    let slots: String = times
+        .iter()
+        .map(|t| {
+            format!(
+                "    - {{ id: s{}, at: \"{t}\", template: t }}\n",
+                t.replace(':', "")
+            )
+        })
+        .collect();
+    let file = dir.path().join("down.yaml");
+    write(
+        &file,
+        &playbook("down", &hook.channel("hook", "/in", ""), &slots),
+    );
+    let url = store_url(dir.path());
+    let k = |t: &str| key("down", &format!("s{}", t.replace(':', "")), "hook", t);
+
+    // Runs at 08:00 with a 10-minute lookahead, so 08:05 is already in the outbox when it
+    // stops.
+    let first = Daemon::start(
+        dir.path(),
+        &file,
+        &url,
+        "2026-12-01T07:59:30+08:00",
+        60.0,
+        &["--lookahead", "600"],
+    );
+    first.wait_for("the 08:00 fire", || {
+        hook.delivered().contains_key(&k("08:00"))
+    });
+    assert!(first.stop().success(), "{}", first.tail());
+    let rows = outbox(&url);
+    assert_eq!(rows[&k("08:05")].state, State::Pending);
+
+    // One hour later.
+    let second = Daemon::start(
+        dir.path(),
+        &file,
+        &url,
+        "2026-12-01T08:59:30+08:00",
+        30.0,
+        &[],
+    );
+    second.wait_for("the fires within grace and the next one", || {
+        let got = hook.delivered();
+        ["08:53", "08:57", "09:00"]
+            .iter()
+            .all(|t| got.contains_key(&k(t)))
+    });
+    assert!(second.stop().success(), "{}", second.tail());
+
+    let rows = outbox(&url);
+    let mut missed = keys_in(&rows, State::Missed);
+    missed.sort();
+    assert_eq!(missed, [k("08:05"), k("08:20"), k("08:40")]);
+    let mut sent = keys_in(&rows, State::Sent);
+    sent.sort();
+    assert_eq!(sent, [k("08:00"), k("08:53"), k("08:57"), k("09:00")]);
+    for t in ["08:53", "08:57"] {
+        let r = &rows[&k(t)];
+        let late = r.sent_at.unwrap() - r.scheduled_at;
+        assert!(
+            late > TimeDelta::zero() && late <= TimeDelta::minutes(10),
+            "{t} sent late within its grace: {late}"
+        );
+    }
+    let hits = hook.hits();
+    let mut got: Vec<String> = hits.iter().map(|h| h.key.clone()).collect();
+    got.sort();
+    assert_eq!(
+        got, sent,
+        "each sent fire arrived exactly once, nothing else"
+    );
+    let logged = second.logged("took over unfinished sends");
+    assert_eq!(logged.len(), 1, "{}", second.tail());
+    assert_eq!(logged[0]["missed"], 1, "08:05 was swept: {}", logged[0]);
+}
+
+/// A channel answering 500 for five minutes, then 200: everything arrives, each channel in
+/// scheduled order, and the first message's attempts back off exponentially.
+#[test]
+fn five_minutes_of_500s_then_everything_arrives_in_order_with_backoff() {
+    let speed = 120.0;
+    let outage = Duration::from_secs_f64(300.0 / speed);
+    let hook = Hook::start(move |hit, before| {
+        let first = before.first().map_or(hit.arrived, |h| h.arrived);
+        if hit.arrived < first + outage {
+            status(500)
+        } else {
+            ok()
+        }
+    });
+    let dir = folder();
+    let times = ["08:00", "08:01", "08:02"];
+    let mut slots = String::new();
+    let mut all = Vec::new();
+    for ch in ["a", "b"] {
+        for t in times {
+            let id = format!("{ch}{}", t.replace(':', ""));
+            slots += &format!("    - {{ id: {id}, at: \"{t}\", template: t, channel: {ch} }}\n");
+            all.push(key("flaky", &id, ch, t));
+        }
+    }
+    let chans = hook.channel("a", "/a", "") + &hook.channel("b", "/b", "");
+    let file = dir.path().join("flaky.yaml");
+    write(&file, &playbook("flaky", &chans, &slots));
+    let url = store_url(dir.path());
+
+    let d = Daemon::start(
+        dir.path(),
+        &file,
+        &url,
+        "2026-12-01T07:59:50+08:00",
+        speed,
+        &[],
+    );
+    d.wait_for("every fire delivered", || {
+        let got = hook.delivered();
+        all.iter().all(|k| got.contains_key(k))
+    });
+    assert!(d.stop().success(), "{}", d.tail());
+
+    let hits = hook.hits();
+    for ch in ["a", "b"] {
+        let seen: Vec<&Hit> = hits.iter().filter(|h| h.path == format!("/{ch}")).collect();
+        // Nothing overtakes a message being retried: attempts go in scheduled order.
+        let order: Vec<DateTime<Utc>> = seen.iter().map(|h| h.at).collect();
+        assert!(
+            order.is_sorted(),
+            "channel {ch} out of order: {:?}",
+            seen.iter().map(|h| (&h.key, h.status)).collect::<Vec<_>>()
+        );
+    }
+    let delivered = hook.delivered();
+    for k in &all {
+        assert_eq!(delivered[k].len(), 1, "{k} delivered once");
+    }
+    let first = key("flaky", "a0800", "a", "08:00");
+    let attempts: Vec<&Hit> = hits.iter().filter(|h| h.key == first).collect();
+    let n = attempts.len();
+    assert!(
+        (4..=12).contains(&n),
+        "about nine attempts fit in five minutes of exponential backoff, got {n}"
+    );
+    assert!(attempts[..n - 1].iter().all(|h| h.status == 500));
+    assert_eq!(attempts[n - 1].status, 200);
+    let policy = RetryPolicy::default();
+    // Five real seconds: a loaded machine (and fsyncs queued behind another test's) can
+    // stall the daemon that long.
+    let slack = 5.0 * speed;
+    let mut gaps = Vec::new();
+    for (i, pair) in attempts.windows(2).enumerate() {
+        let gap = secs(sim(pair[1].arrived - pair[0].arrived, speed));
+        let wait = secs(policy.backoff(i as u32 + 1, &first));
+        gaps.push(gap);
+        assert!(
+            gap >= wait * 0.999 && gap <= wait + slack,
+            "attempt {} came {gap:.1}s after the one before; the backoff is {wait:.1}s",
+            i + 2
+        );
+    }
+    let rows = outbox(&url);
+    assert_eq!(keys_in(&rows, State::Sent).len(), all.len());
+    assert_eq!(rows[&first].attempts as usize, n);
+    eprintln!("attempts of the first message, gaps in simulated seconds: {gaps:.1?}");
+}
+
+/// A 429 with Retry-After is tried again no earlier than asked; a 400 is dead-lettered
+/// after exactly one attempt.
+#[test]
+fn retry_after_is_honoured_and_a_400_is_dead_lettered_at_once() {
+    let speed = 60.0;
+    let hook = Hook::start(|hit, before| match hit.path.as_str() {
+        "/busy" if before.iter().all(|h| h.path != "/busy") => Reply {
+            status: 429,
+            retry_after: Some(90),
+            delay: Duration::ZERO,
+        },
+        "/busy" => ok(),
+        _ => status(400),
+    });
+    let dir = folder();
+    let chans = hook.channel("busy", "/busy", "") + &hook.channel("strict", "/strict", "");
+    let slots = "    - { id: one, at: \"08:00\", template: t, channel: busy }\n    \
+                 - { id: two, at: \"08:00\", template: t, channel: strict }\n";
+    let file = dir.path().join("limits.yaml");
+    write(&file, &playbook("limits", &chans, slots));
+    let url = store_url(dir.path());
+    let (busy, strict) = (
+        key("limits", "one", "busy", "08:00"),
+        key("limits", "two", "strict", "08:00"),
+    );
+
+    let d = Daemon::start(
+        dir.path(),
+        &file,
+        &url,
+        "2026-12-01T07:59:50+08:00",
+        speed,
+        &[],
+    );
+    d.wait_for("the throttled message", || {
+        hook.delivered().contains_key(&busy)
+    });
+    assert!(d.stop().success(), "{}", d.tail());
+
+    let hits = hook.hits();
+    let tries: Vec<&Hit> = hits.iter().filter(|h| h.key == busy).collect();
+    assert_eq!(
+        tries.iter().map(|h| h.status).collect::<Vec<_>>(),
+        [429, 200]
+    );
+    let gap = secs(sim(tries[1].arrived - tries[0].arrived, speed));
+    assert!(
+        (90.0 * 0.999..=90.0 + 5.0 * speed).contains(&gap),
+        "asked to wait 90 s, came back after {gap:.1} s"
+    );
+    eprintln!("Retry-After 90 s: the next attempt came {gap:.1} s later (simulated)");
+    // The 400 had a minute and a half to be retried (a backoff is 1-2 s): it was not.
+    let bad: Vec<&Hit> = hits.iter().filter(|h| h.key == strict).collect();
+    assert_eq!(bad.len(), 1, "a 400 is tried once");
+
+    let rows = outbox(&url);
+    let dead = &rows[&strict];
+    assert_eq!((dead.state, dead.attempts), (State::DeadLettered, 1));
+    assert!(
+        dead.last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("400"),
+        "{:?}",
+        dead.last_error
+    );
+    let sent = &rows[&busy];
+    assert_eq!((sent.state, sent.attempts), (State::Sent, 2));
+}
+
+/// A first run plans from the instant the daemon started, not from when it finished
+/// loading: at 600 times real speed its start-up takes simulated minutes, and a fire due
+/// one second after the start must still go out (late, within its grace).
+#[test]
+fn a_fire_due_while_the_daemon_starts_up_is_sent() {
+    let hook = Hook::start(|_, _| ok());
+    let dir = folder();
+    let slots = "    - { id: first, at: \"08:00\", template: t }\n    \
+                 - { id: later, at: \"08:10\", template: t }\n";
+    let file = dir.path().join("quick.yaml");
+    write(
+        &file,
+        &playbook("quick", &hook.channel("hook", "/in", ""), slots),
+    );
+    let url = store_url(dir.path());
+    let (first, later) = (
+        key("quick", "first", "hook", "08:00"),
+        key("quick", "later", "hook", "08:10"),
+    );
+    let d = Daemon::start(
+        dir.path(),
+        &file,
+        &url,
+        "2026-12-01T07:59:59+08:00",
+        600.0,
+        &[],
+    );
+    d.wait_for("the 08:10 fire", || hook.delivered().contains_key(&later));
+    assert!(d.stop().success(), "{}", d.tail());
+    let got: Vec<String> = hook.hits().into_iter().map(|h| h.key).collect();
+    assert_eq!(got, [first.clone(), later], "08:00 went out, once, first");
+    let rows = outbox(&url);
+    let r = &rows[&first];
+    assert_eq!(r.state, State::Sent);
+    assert!(r.sent_at.unwrap() - r.scheduled_at <= TimeDelta::minutes(10));
+}
+
+/// 10,000 fires due in the same second, 100 playbooks of 5 rate-limited channels: each
+/// arrives exactly once and no channel goes faster than its limit.
+#[test]
+fn ten_thousand_fires_at_once_none_lost_none_twice_each_channel_paced() {
+    let (playbooks, channels, per_channel, limit) = (100, 5, 20, 10);
+    let speed = 60.0;
+    let hook = Hook::start(|_, _| ok());
+    let dir = folder();
+    let pb = dir.path().join("playbooks");
+    std::fs::create_dir(&pb).unwrap();
+    let mut all = HashSet::new();
+    for p in 0..playbooks {
+        let id = format!("club{p:03}");
+        let mut chans = String::new();
+        let mut slots = String::new();
+        for c in 0..channels {
+            let ch = format!("c{c}");
+            chans += &hook.channel(
+                &ch,
+                &format!("/{ch}"),
+                &format!(", rate_limit: {limit}/min"),
+            );
+            for i in 0..per_channel {
+                let slot = format!("s{c}x{i:02}");
+                slots +=
+                    &format!("    - {{ id: {slot}, at: \"08:00\", template: t, channel: {ch} }}\n");
+                all.insert(key(&id, &slot, &ch, "08:00"));
+            }
+        }
+        write(
+            &pb.join(format!("{id}.yaml")),
+            &playbook(&id, &chans, &slots),
+        );
+    }
+    assert_eq!(all.len(), 10_000);
+    let url = store_url(dir.path());
+
+    let started = Instant::now();
+    let d = Daemon::start_with(
+        dir.path(),
+        &pb,
+        &url,
+        "2026-12-01T07:59:00+08:00",
+        speed,
+        &[],
+        "warn",
+    );
+    d.wait_for("10,000 deliveries", || hook.hits().len() >= all.len());
+    let took = started.elapsed();
+    assert!(d.stop().success(), "{}", d.tail());
+
+    let hits = hook.hits();
+    assert_eq!(hits.len(), all.len(), "nothing sent twice");
+    let got: HashSet<String> = hits.iter().map(|h| h.key.clone()).collect();
+    assert_eq!(got, all, "every fire arrived");
+
+    // Per queue, sends are one after another and each starts after the answer to the one
+    // before: so the send of request i started after request i-1 was answered, and request
+    // i+limit arrived after its own send started. The pace puts a whole window (60 s
+    // simulated) between the starts of sends i and i+limit.
+    let window = Duration::from_secs_f64(60.0 / speed);
+    let mut queues: HashMap<(String, String), Vec<Hit>> = HashMap::new();
+    for h in hits {
+        let community = h.key.split('/').next().unwrap().to_string();
+        queues
+            .entry((community, h.path.clone()))
+            .or_default()
+            .push(h);
+    }
+    assert_eq!(queues.len(), playbooks * channels);
+    let mut tightest = Duration::MAX;
+    for (q, mut sends) in queues {
+        assert_eq!(sends.len(), per_channel, "{q:?}");
+        sends.sort_by_key(|h| h.arrived);
+        for i in 1..sends.len() - limit {
+            let answered = sends[i - 1].answered.expect("answered");
+            let later = sends[i + limit].arrived - answered;
+            tightest = tightest.min(later);
+            assert!(
+                later >= window,
+                "{q:?}: send {} started within {later:?} of send {i}: more than {limit} in a \
+                 window of {window:?} (60 s simulated)",
+                i + limit
+            );
+        }
+    }
+    eprintln!(
+        "10,000 fires in {took:?} real; the closest sends {limit} apart on one channel were \
+         {tightest:?} apart (the window is {window:?})"
+    );
+    let rows = outbox(&url);
+    assert_eq!(keys_in(&rows, State::Sent).len(), all.len());
+}
+
+const EVEN: &str = "*/2 * * * *";
+const ODD: &str = "1-59/2 * * * *";
+
+/// The reload test's playbook: one slot `beat` on a cron, and a template whose text
+/// names the version.
+fn beat(hook: &Hook, version: &str, cron: &str, template: &str) -> String {
+    format!(
+        "version: 1\n\
+         community: {{ id: beat, name: Beat, kind: service, timezone: Asia/Shanghai, locale: en }}\n\
+         channels:\n{}\
+         content:\n  slots:\n    - {{ id: beat, cron: \"{cron}\", template: {template} }}\n\
+         templates:\n  t: \"{version} {{{{ slot }}}}\"\n",
+        hook.channel("hook", "/in", "")
+    )
+}
+
+/// Replacing a playbook: an invalid version is refused and the old one keeps firing; a
+/// valid version with another time changes the schedule from the next fire on. `hup`:
+/// reloads are asked for with SIGHUP (and the files are not watched); otherwise the change
+/// of the file is noticed.
+fn replacing_a_playbook(hup: bool) {
+    let speed = 90.0;
+    let hook = Hook::start(|_, _| ok());
+    let dir = folder();
+    let pb = dir.path().join("playbooks");
+    std::fs::create_dir(&pb).unwrap();
+    let file = pb.join("beat.yaml");
+    write(&file, &beat(&hook, "v1", EVEN, "t"));
+    let url = store_url(dir.path());
+    let extra: &[&str] = if hup { &["--no-watch"] } else { &[] };
+    let d = Daemon::start(
+        dir.path(),
+        &file,
+        &url,
+        "2026-12-01T07:59:30+08:00",
+        speed,
+        extra,
+    );
+    let arrived_after = |v: &str, after: DateTime<Utc>| {
+        hook.hits()
+            .iter()
+            .any(|h| h.message.starts_with(v) && h.at > after)
+    };
+    d.wait_for("the first fire", || arrived_after("v1", local("07:59")));
+
+    // An invalid version: the template does not exist.
+    write(&file, &beat(&hook, "v1", EVEN, "missing"));
+    if hup {
+        d.signal("HUP");
+    }
+    d.wait_for("the refusal", || {
+        !d.logged("reload refused; the running version stays")
+            .is_empty()
+    });
+    let refused = d.sim_now();
+    let line = &d.logged("reload refused")[0];
+    assert!(
+        line["diagnostics"]
+            .as_str()
+            .is_some_and(|t| t.contains("unknown-template") && t.contains("missing")),
+        "the diagnostics are logged: {line}"
+    );
+    d.wait_for("the old version's next fire", || {
+        arrived_after("v1", refused)
+    });
+
+    // A valid version at other minutes, written once the old version's fire is in.
+    let last_old = hook
+        .hits()
+        .iter()
+        .filter(|h| h.message.starts_with("v1"))
+        .map(|h| h.at)
+        .max()
+        .unwrap();
+    write(&file, &beat(&hook, "v2", ODD, "t"));
+    if hup {
+        // Without a watcher the change alone does nothing.
+        std::thread::sleep(Duration::from_millis(600));
+        assert!(d.logged("playbook replaced").is_empty(), "{}", d.tail());
+        d.signal("HUP");
+    }
+    d.wait_for("the new version", || {
+        !d.logged("playbook replaced").is_empty()
+    });
+    let replaced = d.sim_now();
+    // The first instant of the old schedule after the change, and the new version's fire
+    // after it: queues go in scheduled order, so once that one is in, an old fire at the
+    // old time would be too.
+    let old_next = (replaced + TimeDelta::minutes(2))
+        .duration_trunc(TimeDelta::minutes(2))
+        .unwrap();
+    d.wait_for("a new fire after the old time", || {
+        arrived_after("v2", old_next)
+    });
+    assert!(d.stop().success(), "{}", d.tail());
+
+    let hits = hook.hits();
+    let v1: Vec<&Hit> = hits
+        .iter()
+        .filter(|h| h.message.starts_with("v1"))
+        .collect();
+    let v2: Vec<&Hit> = hits
+        .iter()
+        .filter(|h| h.message.starts_with("v2"))
+        .collect();
+    assert!(
+        v1.iter().all(|h| h.at <= replaced),
+        "the old version fired after it was replaced (at {replaced}): {v1:#?}"
+    );
+    assert!(
+        v2.iter().all(|h| h.at > last_old),
+        "the new version fired for a time before it was written (after the old fire at \
+         {last_old}): {v2:#?}"
+    );
+    assert!(
+        v1.iter()
+            .all(|h| h.at.format("%M").to_string().parse::<u32>().unwrap() % 2 == 0)
+            && v2
+                .iter()
+                .all(|h| h.at.format("%M").to_string().parse::<u32>().unwrap() % 2 == 1),
+        "each version at its own minutes: {hits:#?}"
+    );
+    let keys: HashSet<&String> = hits.iter().map(|h| &h.key).collect();
+    assert_eq!(keys.len(), hits.len(), "nothing sent twice");
+}
+
+#[test]
+fn replacing_a_playbook_file_is_noticed() {
+    replacing_a_playbook(false);
+}
+
+#[test]
+fn replacing_a_playbook_takes_effect_on_sighup() {
+    replacing_a_playbook(true);
+}
