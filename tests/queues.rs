@@ -158,7 +158,10 @@ async fn a_queue_under_lease_is_not_claimed_again_until_recovered() {
         .await
         .unwrap();
     assert_eq!(keys(&after.rows), ["a", "b"]);
-    assert_eq!(after.rows[0].attempts, 2, "the lost attempt still counts");
+    assert_eq!(
+        after.rows[0].attempts, 1,
+        "the interrupted attempt is not counted"
+    );
 }
 
 #[tokio::test]
@@ -313,4 +316,18 @@ async fn pruning_drops_old_finished_rows_only() {
     assert_eq!(s.prune(t0() + TimeDelta::days(2)).await.unwrap(), 1);
     assert!(s.find("old-missed").await.unwrap().is_none());
     assert!(s.find("old-pending").await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn a_send_interrupted_long_ago_is_missed_not_sent_late() {
+    let (_dir, s) = fresh().await;
+    s.record_fires(&[fire("club", "group", "morning", t0())], t0())
+        .await
+        .unwrap();
+    let q = [queue("club", "group")];
+    s.claim_queues(&q, 10, t0(), mins(10)).await.unwrap();
+    // The process died mid-send; it comes back twelve hours later.
+    assert_eq!(s.recover(t0() + TimeDelta::hours(12)).await.unwrap(), 1);
+    let row = s.find("morning").await.unwrap().unwrap();
+    assert_eq!((row.state, row.attempts), (State::Missed, 0));
 }

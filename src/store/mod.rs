@@ -368,8 +368,9 @@ pub trait Store: Send + Sync {
         &self,
     ) -> impl Future<Output = Result<Vec<(Queue, DateTime<Utc>)>, StoreError>> + Send;
 
-    /// Makes every row under a lease due at `now`: on start-up, the leases are those of a
-    /// process that is gone. Answers how many.
+    /// Takes back every row under a lease: on start-up, the leases are those of a process
+    /// that is gone. The interrupted attempt is not counted; the row is due again at `now`,
+    /// or missed if it was a first attempt now later than its grace. Answers how many.
     fn recover(&self, now: DateTime<Utc>) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Removes the never-tried rows of `community` scheduled at or after `from`: a new

@@ -732,9 +732,14 @@ impl Store for SqliteStore {
     }
 
     async fn recover(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        // The interrupted attempt is not counted (it may never have started), and a first
+        // attempt now later than its grace is missed, like any fire the engine was down for.
         let result = sqlx::query(
-            "UPDATE outbox SET next_attempt_at = ?1, updated_at = ?1 \
-             WHERE state = 'sending' AND next_attempt_at > ?1",
+            "UPDATE outbox SET \
+                 state = CASE WHEN attempts <= 1 AND ?1 - scheduled_at > grace_ms \
+                              THEN 'missed' ELSE 'retrying' END, \
+                 attempts = MAX(attempts - 1, 0), next_attempt_at = ?1, updated_at = ?1 \
+             WHERE state = 'sending'",
         )
         .bind(millis(now))
         .execute(&self.writer)
