@@ -7,6 +7,7 @@ mod bad_input;
 mod channel;
 mod daemon;
 mod init;
+mod intake;
 mod members;
 mod plan;
 mod queues;

@@ -140,10 +140,12 @@ async fn metrics_serves_the_prometheus_text_of_the_shared_counters() {
 #[tokio::test]
 async fn other_paths_are_404_and_other_methods_405() {
     let s = start().await;
-    for path in ["/", "/health", "/metrics/x", "/v1/events"] {
+    for path in ["/", "/health", "/metrics/x", "/v1/event"] {
         let (status, _, _) = get(&s.base, path).await;
         assert_eq!(status, 404, "{path}");
     }
+    // Events are posted, never fetched.
+    assert_eq!(get(&s.base, "/v1/events").await.0, 405);
     let res = client()
         .post(format!("{}/metrics", s.base))
         .send()

@@ -191,9 +191,22 @@ pub async fn run(
                 .map_err(|e| Failure::Start(format!("cannot listen on {addr}: {e}")))?;
             let bound = listener.local_addr().ok();
             tracing::info!(listen = ?bound, "serving /healthz and /metrics");
+            let auth = server::events::Auth::from_env(&*config.build.env);
+            if auth.is_on() {
+                tracing::info!("taking member events on POST /v1/events");
+            } else {
+                tracing::warn!(
+                    "POST /v1/events is off: set DRUMBEAT_EVENTS_TOKEN or DRUMBEAT_EVENTS_SECRET"
+                );
+            }
             let ops = Ops {
                 metrics: metrics.clone(),
                 health: health.clone(),
+                events: Some(server::events::EventsRoute {
+                    intake: intake.clone(),
+                    auth,
+                    clock: clock.clone(),
+                }),
             };
             let mut stop = stop_tx.subscribe();
             Some(tokio::spawn(server::serve(listener, ops, async move {

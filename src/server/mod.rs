@@ -4,6 +4,8 @@
 //! [`router`] builds the routes so more can be merged in (events arrive here later);
 //! [`serve`] runs them on a listener until a shutdown signal.
 
+pub mod events;
+
 use crate::runtime::metrics::Metrics;
 use axum::Router;
 use axum::extract::State;
@@ -100,6 +102,8 @@ impl Health {
 pub struct Ops {
     pub metrics: Arc<Metrics>,
     pub health: Arc<Health>,
+    /// `POST /v1/events`, when the daemon takes events.
+    pub events: Option<events::EventsRoute>,
 }
 
 impl Ops {
@@ -109,11 +113,14 @@ impl Ops {
     }
 }
 
-/// The daemon's routes: `GET /healthz` and `GET /metrics`; anything else is 404.
+/// The daemon's routes: `GET /healthz`, `GET /metrics` and `POST /v1/events`; anything else
+/// is 404.
 pub fn router(ops: Ops) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/v1/events", axum::routing::post(events::post))
+        .layer(axum::extract::DefaultBodyLimit::max(events::MAX_BODY))
         .with_state(ops)
 }
 
