@@ -270,6 +270,9 @@ async fn picture(s: &Server) -> Vec<serde_json::Value> {
         .unwrap()
         .into_iter()
         .collect();
+    let all = drumbeat::runtime::intake::rebuild_all(&s.store, &c.playbook, templates)
+        .await
+        .unwrap();
     for m in s.store.members("tea-club").await.unwrap() {
         let state = drumbeat::runtime::intake::rebuild(&s.store, &c.playbook, templates, &m.id)
             .await
@@ -280,6 +283,8 @@ async fn picture(s: &Server) -> Vec<serde_json::Value> {
             "the ledger and the replayed state agree on {}",
             m.id
         );
+        // Rebuilding the whole community at once gives the same member.
+        assert_eq!(all[&m.id], state, "{}", m.id);
         let offences = s.store.offences("tea-club", &m.id).await.unwrap().len();
         out.push(serde_json::json!({
             "id": m.id,

@@ -66,6 +66,8 @@ pub struct Intake<S> {
     states: Mutex<HashMap<(String, String), State>>,
     /// Batches waiting to be written, with where to answer.
     waiting: std::sync::Mutex<Vec<Waiting>>,
+    /// Communities whose every member's state is in `states`.
+    warm: std::sync::Mutex<HashSet<String>>,
     /// Told of each message recorded, so its channel's worker wakes for it.
     waker: Option<Waker>,
 }
@@ -82,6 +84,7 @@ impl<S: Store> Intake<S> {
             communities,
             states: Mutex::new(HashMap::new()),
             waiting: std::sync::Mutex::new(Vec::new()),
+            warm: std::sync::Mutex::new(HashSet::new()),
             waker: None,
         }
     }
@@ -368,6 +371,46 @@ pub async fn rebuild<S: Store>(
     Ok(state)
 }
 
+/// Rebuilds every member of a community at once: one read of its events, its ledger and
+/// its members, replayed in memory (what `rebuild` does member by member).
+pub async fn rebuild_all<S: Store>(
+    store: &S,
+    p: &crate::playbook::Playbook,
+    templates: &Engine,
+) -> Result<HashMap<String, State>, StoreError> {
+    let id = p.community.id.value.as_str();
+    let mut states: HashMap<String, State> = HashMap::new();
+    for event in store.all_events(id).await? {
+        let Some(member) = event.member.clone() else {
+            continue;
+        };
+        let state = states
+            .entry(member.clone())
+            .or_insert_with(|| State::new(id, &member));
+        engine::apply(p, templates, state, &event, Census::default());
+    }
+    for line in store.all_ledger(id).await? {
+        let state = states
+            .entry(line.member.clone())
+            .or_insert_with(|| State::new(id, &line.member));
+        match line.reason.as_str() {
+            "referral" => {
+                engine::credit_referral(p, state, line.at);
+            }
+            "opening" | "adjustment" => state.ledger.credit(line.points),
+            _ => {}
+        }
+    }
+    for row in store.members(id).await? {
+        let key = row.id.clone();
+        states
+            .entry(key.clone())
+            .or_insert_with(|| State::new(id, &key))
+            .member = row;
+    }
+    Ok(states)
+}
+
 fn count_members(
     touched: &HashMap<(String, String), State>,
     states: &HashMap<(String, String), State>,
@@ -579,6 +622,9 @@ impl<S: Store> Intake<S> {
                 members.retain(|m| m.status == Status::Member);
                 let mut eligible = Vec::new();
                 let mut states = self.states.lock().await;
+                if let Ok(t) = c.engine() {
+                    self.warm_up(&mut states, c, t).await?;
+                }
                 for m in &members {
                     let key = (c.id().to_string(), m.id.clone());
                     let state = match states.get(&key) {
@@ -662,6 +708,7 @@ impl<S: Store> Intake<S> {
         };
         let members = self.store.members(c.id()).await?;
         let mut states = self.states.lock().await;
+        self.warm_up(&mut states, c, templates).await?;
         let mut effects = Effects::default();
         let mut touched = HashMap::new();
         for m in members.iter().filter(|m| m.status == Status::Member) {
@@ -682,6 +729,27 @@ impl<S: Store> Intake<S> {
         let n = touched.len();
         states.extend(touched);
         Ok(n)
+    }
+
+    /// Loads every member of `c` into `states` at once, the first time a job needs them all.
+    async fn warm_up(
+        &self,
+        states: &mut HashMap<(String, String), State>,
+        c: &Community,
+        templates: &Engine,
+    ) -> Result<(), StoreError> {
+        if self.warm.lock().expect("warm lock").contains(c.id()) {
+            return Ok(());
+        }
+        for (member, state) in rebuild_all(&self.store, &c.playbook, templates).await? {
+            // A state already here is at least as new as the store's.
+            states.entry((c.id().to_string(), member)).or_insert(state);
+        }
+        self.warm
+            .lock()
+            .expect("warm lock")
+            .insert(c.id().to_string());
+        Ok(())
     }
 
     fn wake(&self, effects: &Effects) {

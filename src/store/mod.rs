@@ -579,6 +579,18 @@ pub trait Store: Send + Sync {
         member: &str,
     ) -> impl Future<Output = Result<Vec<members::Milestone>, StoreError>> + Send;
 
+    /// Every event of a community in the order applied: rebuilding all its members at once.
+    fn all_events(
+        &self,
+        community: &str,
+    ) -> impl Future<Output = Result<Vec<crate::events::Event>, StoreError>> + Send;
+
+    /// Every ledger line of a community, in order.
+    fn all_ledger(
+        &self,
+        community: &str,
+    ) -> impl Future<Output = Result<Vec<members::LedgerLine>, StoreError>> + Send;
+
     /// The draw recorded under `id`, if any.
     fn find_draw(
         &self,
@@ -878,6 +890,18 @@ impl Store for AnyStore {
     ) -> Result<Vec<members::Milestone>, StoreError> {
         match self {
             AnyStore::Sqlite(s) => s.milestones(community, member).await,
+        }
+    }
+
+    async fn all_events(&self, community: &str) -> Result<Vec<crate::events::Event>, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.all_events(community).await,
+        }
+    }
+
+    async fn all_ledger(&self, community: &str) -> Result<Vec<members::LedgerLine>, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.all_ledger(community).await,
         }
     }
 

@@ -834,7 +834,7 @@ impl Store for SqliteStore {
     }
 
     async fn ledger(&self, community: &str, member: &str) -> Result<Vec<LedgerLine>, StoreError> {
-        self.ledger_impl(community, member).await
+        self.ledger_impl(community, Some(member)).await
     }
 
     async fn balances(&self, community: &str) -> Result<Vec<(String, i64)>, StoreError> {
@@ -842,7 +842,7 @@ impl Store for SqliteStore {
     }
 
     async fn events_of(&self, community: &str, member: &str) -> Result<Vec<Event>, StoreError> {
-        self.events_of_impl(community, member).await
+        self.events_of_impl(community, Some(member)).await
     }
 
     async fn offences(
@@ -859,6 +859,14 @@ impl Store for SqliteStore {
         member: &str,
     ) -> Result<Vec<Milestone>, StoreError> {
         self.milestones_impl(community, member).await
+    }
+
+    async fn all_events(&self, community: &str) -> Result<Vec<Event>, StoreError> {
+        self.events_of_impl(community, None).await
+    }
+
+    async fn all_ledger(&self, community: &str) -> Result<Vec<LedgerLine>, StoreError> {
+        self.ledger_impl(community, None).await
     }
 
     async fn find_draw(&self, id: &str) -> Result<Option<super::members::Draw>, StoreError> {

@@ -221,21 +221,29 @@ impl SqliteStore {
             .map_err(StoreError::db(doing))
     }
 
+    /// A member's ledger, or with `None` the whole community's, in order.
     pub(crate) async fn ledger_impl(
         &self,
         community: &str,
-        member: &str,
+        member: Option<&str>,
     ) -> Result<Vec<LedgerLine>, StoreError> {
         let doing = "reading the ledger";
-        let rows = sqlx::query(
-            "SELECT community, member, at, points, reason, detail, event FROM ledger \
-             WHERE community = ?1 AND member = ?2 ORDER BY seq",
-        )
-        .bind(community)
-        .bind(member)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(StoreError::db(doing))?;
+        let query = match member {
+            Some(_) => sqlx::query(
+                "SELECT community, member, at, points, reason, detail, event FROM ledger \
+                 WHERE community = ?1 AND member = ?2 ORDER BY seq",
+            ),
+            None => sqlx::query(
+                "SELECT community, member, at, points, reason, detail, event FROM ledger \
+                 WHERE community = ?1 AND ?2 IS NULL ORDER BY seq",
+            ),
+        };
+        let rows = query
+            .bind(community)
+            .bind(member)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(StoreError::db(doing))?;
         rows.iter()
             .map(|r| {
                 Ok(LedgerLine {
@@ -265,21 +273,29 @@ impl SqliteStore {
         .map_err(StoreError::db("summing balances"))
     }
 
+    /// A member's events, or with `None` the whole community's, in the order applied.
     pub(crate) async fn events_of_impl(
         &self,
         community: &str,
-        member: &str,
+        member: Option<&str>,
     ) -> Result<Vec<Event>, StoreError> {
-        let doing = "reading a member's events";
-        let rows = sqlx::query(
-            "SELECT id, type, member, at, offset_s, data FROM events \
-             WHERE community = ?1 AND member = ?2 ORDER BY seq",
-        )
-        .bind(community)
-        .bind(member)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(StoreError::db(doing))?;
+        let doing = "reading events";
+        let query = match member {
+            Some(_) => sqlx::query(
+                "SELECT id, type, member, at, offset_s, data FROM events \
+                 WHERE community = ?1 AND member = ?2 ORDER BY seq",
+            ),
+            None => sqlx::query(
+                "SELECT id, type, member, at, offset_s, data FROM events \
+                 WHERE community = ?1 AND ?2 IS NULL ORDER BY seq",
+            ),
+        };
+        let rows = query
+            .bind(community)
+            .bind(member)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(StoreError::db(doing))?;
         rows.iter()
             .map(|r| {
                 let at = instant(r.try_get("at")?)?;
