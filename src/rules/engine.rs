@@ -159,7 +159,12 @@ pub fn grant_badges(
     at: DateTime<Utc>,
     out: &mut Outcome,
 ) {
-    if p.rewards.badges.is_empty() || state.member.status != Status::Member {
+    if state.member.status != Status::Member
+        || p.rewards
+            .badges
+            .iter()
+            .all(|b| state.milestones.contains(&format!("badge:{}", b.id.value)))
+    {
         return;
     }
     let ctx = context(p, engine, state, at);

@@ -186,6 +186,16 @@ impl<S: Store> Intake<S> {
                 effects.events.push(event);
             }
         }
+        // A member touched by several events is written once, as they ended.
+        let mut last: HashMap<(String, String), usize> = HashMap::new();
+        for (i, m) in effects.members.iter().enumerate() {
+            last.insert((m.community.clone(), m.id.clone()), i);
+        }
+        let mut i = 0;
+        effects.members.retain(|m| {
+            i += 1;
+            last[&(m.community.clone(), m.id.clone())] == i - 1
+        });
         self.store.write_effects(&effects, now).await?;
         self.wake(&effects);
         for (key, at) in confirms {

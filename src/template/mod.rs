@@ -78,6 +78,9 @@ pub fn environment(locale: &str) -> Environment<'static> {
 /// The compiled templates of one playbook and the values every message shares.
 pub struct Engine {
     env: Environment<'static>,
+    /// The playbook's conditions (`when`, `eligible`), each compiled once as a small
+    /// template under a name of its own: conditions are checked on every event.
+    conditions: std::collections::HashMap<String, String>,
     tz: chrono_tz::Tz,
     community: Value,
     rules: Value,
@@ -99,8 +102,30 @@ impl Engine {
             env.add_template_owned(id.0.clone(), t.source.clone())
                 .map_err(|e| RenderError::from_minijinja(id.as_str(), &e))?;
         }
+        let mut conditions = std::collections::HashMap::new();
+        let sources = p
+            .rewards
+            .badges
+            .iter()
+            .map(|b| &b.when)
+            .chain(p.segments.iter().map(|s| &s.when))
+            .chain(
+                p.rewards
+                    .lotteries
+                    .iter()
+                    .filter_map(|l| l.eligible.as_ref()),
+            );
+        for (i, c) in sources.enumerate() {
+            // Template names cannot collide with a playbook's: ids never hold a space.
+            let name = format!("condition {i}");
+            let body = format!("{{% if {} %}}1{{% endif %}}", c.source.value);
+            if env.add_template_owned(name.clone(), body).is_ok() {
+                conditions.insert(c.source.value.clone(), name);
+            }
+        }
         Ok(Engine {
             env,
+            conditions,
             tz: p.community.timezone,
             community: community_value(p),
             rules: Value::from(minijinja::value::Serde(
@@ -148,6 +173,9 @@ impl Engine {
     /// Evaluates a condition (`when`, `eligible`: a minijinja expression) with the values of
     /// `ctx`; answers whether it holds.
     pub fn holds(&self, condition: &str, ctx: &Context) -> Result<bool, RenderError> {
+        if let Some(name) = self.conditions.get(condition) {
+            return self.render(name, ctx).map(|out| out == "1");
+        }
         let expr = self
             .env
             .compile_expression(condition)
