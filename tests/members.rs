@@ -634,3 +634,64 @@ fn a_two_thousand_member_roster_comes_in_with_its_balances_and_goes_out_for_exce
         "tea-club,u-0042,成员42,member,420,0,regular,,2026-10-01,03-15"
     );
 }
+
+#[test]
+fn a_changed_rule_counts_from_the_change_on_and_never_rewrites_the_past() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("tea-club.yaml");
+    let original = std::fs::read_to_string(playbook()).unwrap();
+    std::fs::write(&copy, &original).unwrap();
+    let apply = |line: &str| {
+        std::fs::write(dir.path().join("e.jsonl"), line).unwrap();
+        let out = drumbeat_in(
+            dir.path(),
+            [
+                "event",
+                "tea-club.yaml",
+                "--store",
+                "sqlite://./state.db",
+                "--input",
+                "e.jsonl",
+            ],
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    };
+    apply(&ev(
+        "j",
+        "join",
+        "u-c",
+        "2026-12-01T08:00:00+08:00",
+        r#"{"name":"青岛-海风"}"#,
+    ));
+    apply(&ev(
+        "c1",
+        "checkin",
+        "u-c",
+        "2026-12-01T08:01:00+08:00",
+        "{}",
+    ));
+    // The operator halves the check-in points.
+    let halved = original.replace(
+        "{ on: checkin, points: 100, per_day: 1 }",
+        "{ on: checkin, points: 50, per_day: 1 }",
+    );
+    assert_ne!(halved, original);
+    std::fs::write(&copy, halved).unwrap();
+    apply(&ev(
+        "c2",
+        "checkin",
+        "u-c",
+        "2026-12-02T08:01:00+08:00",
+        "{}",
+    ));
+    assert_eq!(show(dir.path(), "u-c")["points"], 150);
+    let ledger = drumbeat_in(
+        dir.path(),
+        ["ledger", "u-c", "--store", "sqlite://./state.db"],
+    );
+    assert!(
+        ledger.stdout.ends_with("2 lines, balance 150\n"),
+        "{}",
+        ledger.stdout
+    );
+}

@@ -365,16 +365,15 @@ pub async fn rebuild<S: Store>(
         engine::apply(p, templates, &mut state, &event, Census::default());
     }
     // Referral credits: lines in the ledger without an event of this member.
-    for line in store.ledger(id, member).await? {
-        match line.reason.as_str() {
-            "referral" => {
-                engine::credit_referral(p, &mut state, line.at);
-            }
-            // Points no rule gave: an imported starting balance, a manual correction.
-            "opening" | "adjustment" => state.ledger.credit(line.points),
-            _ => {}
+    let lines = store.ledger(id, member).await?;
+    for line in &lines {
+        if line.reason == "referral" {
+            engine::credit_referral(p, &mut state, line.at);
         }
     }
+    // The ledger's lines are the facts: a rule changed since gives its new points from the
+    // change on, and never rewrites a balance.
+    state.ledger.balance = lines.iter().map(|l| l.points).sum();
     if let Some(row) = store.member(id, member).await? {
         state.member = row;
     }
@@ -399,17 +398,18 @@ pub async fn rebuild_all<S: Store>(
             .or_insert_with(|| State::new(id, &member));
         engine::apply(p, templates, state, &event, Census::default());
     }
+    let mut sums: HashMap<String, i64> = HashMap::new();
     for line in store.all_ledger(id).await? {
+        *sums.entry(line.member.clone()).or_default() += line.points;
         let state = states
             .entry(line.member.clone())
             .or_insert_with(|| State::new(id, &line.member));
-        match line.reason.as_str() {
-            "referral" => {
-                engine::credit_referral(p, state, line.at);
-            }
-            "opening" | "adjustment" => state.ledger.credit(line.points),
-            _ => {}
+        if line.reason == "referral" {
+            engine::credit_referral(p, state, line.at);
         }
+    }
+    for (member, state) in states.iter_mut() {
+        state.ledger.balance = sums.get(member).copied().unwrap_or(0);
     }
     for row in store.members(id).await? {
         let key = row.id.clone();
