@@ -522,6 +522,11 @@ fn the_daily_sweep_recalls_warns_and_lets_go_and_birthdays_come_at_their_hour() 
     ] {
         assert!(stdout.contains(text), "{text} not in\n{stdout}");
     }
+    // The recall goes to a private chat no bot can post in: a person gets it as a to-do.
+    assert!(
+        stdout.contains("【待发布】请在 12-05 00:00（最迟 12-06 00:00）到「茶友会」的 dm 手动发布以下内容：\n\n长沙-阿默，好几天没见你了"),
+        "{stdout}"
+    );
     assert_eq!(show(dir.path(), "u-r")["status"], "removed");
 }
 

@@ -582,15 +582,24 @@ fn compose(
         Ok(body) => (body, None),
         Err(e) => (String::new(), Some(format!("could not render: {e}"))),
     };
+    let grace = TimeDelta::days(1);
+    // A channel that takes no bot posts gets the message as a to-do on its assist channel.
+    let (channel, assist_for, body) = match c.assist_of(&channel) {
+        Some(helper) if problem.is_none() => {
+            let todo = c.to_do_for(&channel, scheduled_at, grace, &key, &body);
+            (helper.to_string(), Some(channel), todo)
+        }
+        _ => (channel, None, body),
+    };
     NewFire {
         key,
         community: c.id().to_string(),
         source: format!("{}/{}", cause.source, message.what),
         channel,
-        assist_for: None,
+        assist_for,
         template: message.template.clone(),
         scheduled_at,
-        grace: TimeDelta::days(1),
+        grace,
         body,
         problem,
     }

@@ -122,22 +122,55 @@ impl Community {
     /// The to-do a person gets for an assisted channel: what to post, where, by when, and
     /// how to confirm.
     fn to_do(&self, fire: &Fire<'_>, text: &str) -> String {
+        self.to_do_for(
+            fire.channel,
+            fire.at,
+            fire.grace.to_chrono(),
+            &fire.key(),
+            text,
+        )
+    }
+
+    /// The to-do for a message of `channel` due at `due`, keyed `key`.
+    pub fn to_do_for(
+        &self,
+        channel: &str,
+        due: DateTime<Utc>,
+        grace: chrono::TimeDelta,
+        key: &str,
+        text: &str,
+    ) -> String {
         let p = &self.playbook;
         let local = |t: DateTime<Utc>| t.with_timezone(&p.community.timezone);
-        let due = local(fire.at).format("%m-%d %H:%M");
-        let latest = local(fire.at + fire.grace.to_chrono()).format("%H:%M");
-        let key = fire.key();
+        let at = local(due).format("%m-%d %H:%M");
+        let end = local(due + grace);
+        // The date too when the deadline falls on another day.
+        let latest = if end.date_naive() == local(due).date_naive() {
+            end.format("%H:%M").to_string()
+        } else {
+            end.format("%m-%d %H:%M").to_string()
+        };
         if p.community.locale.starts_with("zh") {
             format!(
-                "【待发布】请在 {due}（最迟 {latest}）到「{}」的 {} 手动发布以下内容：\n\n{text}\n\n发布后请确认（assist_done，fire: {key}）。",
-                p.community.name, fire.channel
+                "【待发布】请在 {at}（最迟 {latest}）到「{}」的 {channel} 手动发布以下内容：\n\n{text}\n\n发布后请确认（assist_done，fire: {key}）。",
+                p.community.name
             )
         } else {
             format!(
-                "[To post] Please post this in {} of \"{}\" at {due} (by {latest} at the latest):\n\n{text}\n\nThen confirm it (assist_done, fire: {key}).",
-                fire.channel, p.community.name
+                "[To post] Please post this in {channel} of \"{}\" at {at} (by {latest} at the latest):\n\n{text}\n\nThen confirm it (assist_done, fire: {key}).",
+                p.community.name
             )
         }
+    }
+
+    /// The channel that delivers for `channel`: its `assist` channel when it has one.
+    pub fn assist_of(&self, channel: &str) -> Option<&str> {
+        self.playbook
+            .channels
+            .iter()
+            .find(|(k, _)| k.as_str() == channel)
+            .and_then(|(_, c)| c.assist.as_ref())
+            .map(|a| a.value.as_str())
     }
 }
 
