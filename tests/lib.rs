@@ -6,6 +6,7 @@ mod common;
 mod bad_input;
 mod channel;
 mod init;
+mod on_time;
 mod plan;
 mod render;
 mod schema;

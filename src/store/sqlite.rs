@@ -588,6 +588,7 @@ impl Store for SqliteStore {
         queues: &[Queue],
         cap: u32,
         now: DateTime<Utc>,
+        due_by: DateTime<Utc>,
         lease: TimeDelta,
     ) -> Result<Claimed, StoreError> {
         let doing = "claiming due fires";
@@ -618,7 +619,7 @@ impl Store for SqliteStore {
                  FROM json_each(?1)), \
              queued AS ( \
                  SELECT o.id, ROW_NUMBER() OVER w AS n, \
-                        SUM(o.next_attempt_at > ?2) OVER w AS blocked \
+                        SUM(o.next_attempt_at > ?5) OVER w AS blocked \
                  FROM asked CROSS JOIN outbox o \
                    ON o.community = asked.community AND o.channel = asked.channel \
                  WHERE o.state IN ('pending', 'retrying', 'sending') \
@@ -634,6 +635,7 @@ impl Store for SqliteStore {
         .bind(millis(now))
         .bind(millis(now + lease))
         .bind(i64::from(cap))
+        .bind(millis(due_by))
         .fetch_all(&mut *tx)
         .await
         .map_err(StoreError::db(doing))?;
@@ -702,8 +704,10 @@ impl Store for SqliteStore {
     }
 
     async fn recover(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        // A first attempt claimed ahead of its instant must not go out before it.
         let result = sqlx::query(
-            "UPDATE outbox SET next_attempt_at = ?1, updated_at = ?1 \
+            "UPDATE outbox SET updated_at = ?1, next_attempt_at = \
+                 CASE WHEN attempts <= 1 THEN MAX(?1, scheduled_at) ELSE ?1 END \
              WHERE state = 'sending' AND next_attempt_at > ?1",
         )
         .bind(millis(now))
