@@ -78,8 +78,9 @@ enum Job {
     },
 }
 
-/// The most jobs in one store round.
-const DESK_ROUND: usize = 4096;
+/// The most jobs in one store round: enough for a whole burst of sends to settle in one
+/// transaction (at 4,096, a burst of 10,000 waited for three commits in a row, ~60 ms each).
+const DESK_ROUND: usize = 16384;
 
 /// The workers of every queue, started the first time their queue has something due.
 pub struct Delivery<S> {
