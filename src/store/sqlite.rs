@@ -613,7 +613,7 @@ impl Store for SqliteStore {
         // first of them are the due head of the queue. CROSS JOIN keeps the asked queues as
         // the outer loop: left to itself SQLite 3.51 walked every queued row and, for each,
         // the whole JSON array (a burst of 2,000 queues took 0.7 s instead of 10 ms).
-        let rows = sqlx::query(concat!(
+        let mut rows: Vec<OutboxRow> = sqlx::query(concat!(
             "WITH asked (community, channel, q) AS ( \
                  SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), key \
                  FROM json_each(?1)), \
@@ -636,6 +636,9 @@ impl Store for SqliteStore {
         .bind(millis(now + lease))
         .bind(i64::from(cap))
         .bind(millis(due_by))
+        // Decoded as they come: a burst's raw rows are never all held at once beside the
+        // decoded ones.
+        .try_map(|row: SqliteRow| read_row(&row))
         .fetch_all(&mut *tx)
         .await
         .map_err(StoreError::db(doing))?;
@@ -659,7 +662,6 @@ impl Store for SqliteStore {
         .await
         .map_err(StoreError::db(doing))?;
         tx.commit().await.map_err(StoreError::db(doing))?;
-        let mut rows = read_rows(&rows, doing)?;
         let index: HashMap<(&str, &str), usize> = queues
             .iter()
             .enumerate()
