@@ -291,7 +291,9 @@ impl<S: Store> Worker<S> {
                 Ok((rows, head)) => {
                     self.next_due = head;
                     if !rows.is_empty() {
-                        self.deliver(rows, head_due).await;
+                        // Boxed: an idle worker (most of them, most of the time) then holds
+                        // only its own small state, not room for a delivery in progress.
+                        Box::pin(self.deliver(rows, head_due)).await;
                     }
                 }
                 Err(e) => {
