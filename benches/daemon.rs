@@ -194,9 +194,11 @@ fn burst_run(bin: &Path, playbooks: usize, startup: Option<Duration>) -> Vec<Row
         .map(|(sent, at)| (*sent - *at).num_milliseconds())
         .collect();
     late.sort_unstable();
+    assert!(late[0] >= 0, "a fire went out {} ms early", -late[0]);
     println!(
-        "burst: {} fires, lateness p50 {} ms, p99 {} ms, max {} ms",
+        "burst: {} fires, lateness min {} ms, p50 {} ms, p99 {} ms, max {} ms",
         late.len(),
+        late[0],
         pct(&late, 50.0),
         pct(&late, 99.0),
         late[late.len() - 1]
