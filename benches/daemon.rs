@@ -242,6 +242,7 @@ fn throughput_run(bin: &Path, fires: usize) -> Vec<Row> {
     let dir = scratch();
     let folder = dir.path().join("playbooks");
     write_webhook_playbooks(&folder, playbooks, server.port);
+    check_valid(bin, &folder);
     let lead = Duration::from_secs(15);
     let start_at = instant(BURST) - TimeDelta::from_std(lead).unwrap();
     let daemon = Daemon::start(bin, dir.path(), &start_at.to_rfc3339(), &folder);
