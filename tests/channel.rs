@@ -1102,6 +1102,44 @@ async fn file_appends_one_json_line_per_message() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_messages_at_once_from_two_channels_on_one_file_each_land_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = playbook(
+        "  log: { type: file, path: \"${D}/out.jsonl\" }\n  copy: { type: file, path: \"${D}/out.jsonl\" }\n",
+    );
+    let env = [("D", dir.path().to_str().unwrap())];
+    let (log, copy) = (build(&p, "log", &env), build(&p, "copy", &env));
+    let mut sends = tokio::task::JoinSet::new();
+    for i in 0..400 {
+        let ch = if i % 2 == 0 {
+            log.clone()
+        } else {
+            copy.clone()
+        };
+        sends.spawn(async move {
+            let mut m = message(&"长消息 ".repeat(i % 7 * 100 + 1));
+            m.key = format!("k{i}");
+            ch.send(&m).await
+        });
+    }
+    while let Some(outcome) = sends.join_next().await {
+        sent(&outcome.unwrap());
+    }
+    let text = std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap();
+    let mut keys: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("a whole JSON line");
+            v["key"].as_str().unwrap().to_string()
+        })
+        .collect();
+    keys.sort();
+    let mut expected: Vec<String> = (0..400).map(|i| format!("k{i}")).collect();
+    expected.sort();
+    assert_eq!(keys, expected, "each message exactly once");
+}
+
 #[tokio::test]
 async fn file_in_a_missing_folder_is_permanent() {
     let dir = tempfile::tempdir().unwrap();

@@ -9,6 +9,7 @@ mod daemon;
 mod init;
 mod intake;
 mod members;
+mod on_time;
 mod plan;
 mod queues;
 mod render;

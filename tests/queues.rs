@@ -66,7 +66,7 @@ async fn a_claim_takes_the_due_head_of_each_queue_in_scheduled_order() {
     .unwrap();
     let asked = [queue("club", "group"), queue("camp", "group")];
     let claimed = s
-        .claim_queues(&asked, 10, t0() + mins(5), mins(10))
+        .claim_queues(&asked, 10, t0() + mins(5), t0() + mins(5), mins(10))
         .await
         .unwrap();
     assert_eq!(keys(&claimed.rows), ["c1", "c2", "c3", "x1"]);
@@ -83,7 +83,13 @@ async fn a_claim_stops_at_the_cap_and_says_the_rest_is_due() {
         .collect();
     s.record_fires(&fires, t0()).await.unwrap();
     let claimed = s
-        .claim_queues(&[queue("club", "group")], 2, t0() + mins(10), mins(10))
+        .claim_queues(
+            &[queue("club", "group")],
+            2,
+            t0() + mins(10),
+            t0() + mins(10),
+            mins(10),
+        )
         .await
         .unwrap();
     assert_eq!(keys(&claimed.rows), ["f0", "f1"]);
@@ -97,7 +103,7 @@ async fn nothing_overtakes_a_message_waiting_for_its_retry() {
         .await
         .unwrap();
     let q = [queue("club", "group")];
-    let claimed = s.claim_queues(&q, 10, t0(), mins(10)).await.unwrap();
+    let claimed = s.claim_queues(&q, 10, t0(), t0(), mins(10)).await.unwrap();
     let lease = claimed.rows[0].lease();
     let retry_at = t0() + mins(4);
     s.settle(
@@ -118,12 +124,15 @@ async fn nothing_overtakes_a_message_waiting_for_its_retry() {
         .await
         .unwrap();
     let early = s
-        .claim_queues(&q, 10, t0() + mins(2), mins(10))
+        .claim_queues(&q, 10, t0() + mins(2), t0() + mins(2), mins(10))
         .await
         .unwrap();
     assert!(early.rows.is_empty(), "{:?}", keys(&early.rows));
     assert_eq!(early.next_due, [Some(retry_at)]);
-    let on_time = s.claim_queues(&q, 10, retry_at, mins(10)).await.unwrap();
+    let on_time = s
+        .claim_queues(&q, 10, retry_at, retry_at, mins(10))
+        .await
+        .unwrap();
     assert_eq!(keys(&on_time.rows), ["first", "second"]);
     // The retry resumes after the part already delivered.
     assert_eq!(on_time.rows[0].parts_sent, 1);
@@ -143,18 +152,18 @@ async fn a_queue_under_lease_is_not_claimed_again_until_recovered() {
     .await
     .unwrap();
     let q = [queue("club", "group")];
-    let first = s.claim_queues(&q, 1, t0(), mins(10)).await.unwrap();
+    let first = s.claim_queues(&q, 1, t0(), t0(), mins(10)).await.unwrap();
     assert_eq!(keys(&first.rows), ["a"]);
     // `a` is in flight: `b` must not go before it is settled.
     let second = s
-        .claim_queues(&q, 10, t0() + mins(1), mins(10))
+        .claim_queues(&q, 10, t0() + mins(1), t0() + mins(1), mins(10))
         .await
         .unwrap();
     assert!(second.rows.is_empty());
     // The process died; the next one takes over what it held.
     assert_eq!(s.recover(t0() + mins(2)).await.unwrap(), 1);
     let after = s
-        .claim_queues(&q, 10, t0() + mins(2), mins(10))
+        .claim_queues(&q, 10, t0() + mins(2), t0() + mins(2), mins(10))
         .await
         .unwrap();
     assert_eq!(keys(&after.rows), ["a", "b"]);
@@ -204,7 +213,7 @@ async fn a_replaced_playbook_drops_only_its_untried_future_fires() {
     .unwrap();
     // `now` is being sent: a reload leaves it alone.
     let claimed = s
-        .claim_queues(&[queue("club", "group")], 2, t0(), mins(10))
+        .claim_queues(&[queue("club", "group")], 2, t0(), t0(), mins(10))
         .await
         .unwrap();
     assert_eq!(keys(&claimed.rows), ["past", "now"]);
@@ -223,7 +232,7 @@ async fn an_assisted_post_is_confirmed_once() {
         .await
         .unwrap();
     let claimed = s
-        .claim_queues(&[queue("club", "ops")], 10, t0(), mins(10))
+        .claim_queues(&[queue("club", "ops")], 10, t0(), t0(), mins(10))
         .await
         .unwrap();
     s.settle(
@@ -288,7 +297,7 @@ async fn a_fire_that_cannot_render_is_recorded_dead_not_lost() {
     );
     // Never claimed.
     let claimed = s
-        .claim_queues(&[queue("club", "group")], 10, t0(), mins(10))
+        .claim_queues(&[queue("club", "group")], 10, t0(), t0(), mins(10))
         .await
         .unwrap();
     assert!(claimed.rows.is_empty());
@@ -325,7 +334,7 @@ async fn a_send_interrupted_long_ago_is_missed_not_sent_late() {
         .await
         .unwrap();
     let q = [queue("club", "group")];
-    s.claim_queues(&q, 10, t0(), mins(10)).await.unwrap();
+    s.claim_queues(&q, 10, t0(), t0(), mins(10)).await.unwrap();
     // The process died mid-send; it comes back twelve hours later.
     assert_eq!(s.recover(t0() + TimeDelta::hours(12)).await.unwrap(), 1);
     let row = s.find("morning").await.unwrap().unwrap();

@@ -1149,3 +1149,125 @@ mod state_machine {
         }
     }
 }
+
+#[tokio::test]
+async fn claiming_several_queues_takes_each_due_head_and_tells_what_comes_next() {
+    let (_dir, s) = fresh().await;
+    let other = |key: &str, at| NewFire {
+        community: "other".into(),
+        ..fire(key, "wecom", at)
+    };
+    s.record_fires(
+        &[
+            fire("third", "wecom", t0() + mins(3)),
+            fire("first", "wecom", t0() + mins(1)),
+            fire("second", "wecom", t0() + mins(2)),
+            fire("later", "wecom", t0() + mins(30)),
+            fire("slack-later", "slack", t0() + mins(30)),
+            other("other-done", t0()),
+        ],
+        t0(),
+    )
+    .await
+    .unwrap();
+    let queue = |community: &str, channel: &str| store::Queue {
+        community: community.into(),
+        channel: channel.into(),
+    };
+    let queues = [
+        queue("club", "wecom"),
+        queue("club", "slack"),
+        queue("other", "wecom"),
+        queue("nobody", "wecom"),
+    ];
+    let now = t0() + mins(5);
+    let done = s.claim_due("wecom", t0(), 1, mins(1)).await.unwrap();
+    assert_eq!(
+        keys(&done),
+        ["other-done"],
+        "only the other community's row is due"
+    );
+    s.settle(
+        &[(
+            done[0].lease(),
+            Outcome::Sent {
+                answer: "ok".into(),
+            },
+        )],
+        t0(),
+    )
+    .await
+    .unwrap();
+
+    let got = s
+        .claim_queues(&queues, 2, now, now, mins(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        keys(&got.rows),
+        ["first", "second"],
+        "at most 2 per queue, in order"
+    );
+    assert_eq!(
+        got.next_due,
+        [Some(t0() + mins(3)), Some(t0() + mins(30)), None, None],
+        "the next unclaimed row of each queue"
+    );
+    // The head is leased: nothing more comes out of that queue, and its next unclaimed
+    // row is still `third`.
+    let again = s
+        .claim_queues(&queues, 10, now, now, mins(10))
+        .await
+        .unwrap();
+    assert!(again.rows.is_empty(), "claimed {:?}", keys(&again.rows));
+    assert_eq!(again.next_due[0], Some(t0() + mins(3)));
+}
+
+#[tokio::test]
+async fn a_row_claimed_ahead_of_its_instant_is_due_at_that_instant_after_a_crash() {
+    let (_dir, s) = fresh().await;
+    s.record_fires(
+        &[
+            fire("ahead", "wecom", t0() + secs(1)),
+            fire("due", "slack", t0() - secs(5)),
+        ],
+        t0() - mins(1),
+    )
+    .await
+    .unwrap();
+    let queue = |channel: &str| store::Queue {
+        community: "club".into(),
+        channel: channel.into(),
+    };
+    let queues = [queue("wecom"), queue("slack")];
+    let none = s.claim_queues(&queues[..1], 10, t0(), t0(), mins(10)).await;
+    assert!(none.unwrap().rows.is_empty(), "not due at t0");
+    let got = s
+        .claim_queues(&queues, 10, t0(), t0() + secs(2), mins(10))
+        .await
+        .unwrap();
+    assert_eq!(keys(&got.rows), ["ahead", "due"], "claimed up to 2 s ahead");
+
+    // The process dies; the next one starts half a second later.
+    let restart = t0() + TimeDelta::milliseconds(500);
+    assert_eq!(s.recover(restart).await.unwrap(), 2);
+    let early = s
+        .claim_queues(&queues, 10, restart, restart, mins(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        keys(&early.rows),
+        ["due"],
+        "the other is not due before its instant"
+    );
+    let active = s.active_queues().await.unwrap();
+    assert!(
+        active.contains(&(queue("wecom"), t0() + secs(1))),
+        "the new process wakes that queue at the instant: {active:?}"
+    );
+    let on_time = s
+        .claim_queues(&queues, 10, t0() + secs(1), t0() + secs(1), mins(10))
+        .await
+        .unwrap();
+    assert_eq!(keys(&on_time.rows), ["ahead"]);
+}

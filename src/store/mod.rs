@@ -349,16 +349,17 @@ pub trait Store: Send + Sync {
         lease: TimeDelta,
     ) -> impl Future<Output = Result<Vec<OutboxRow>, StoreError>> + Send;
 
-    /// Claims, from each queue, the rows at its head that are due at `now`, in scheduled
-    /// order and at most `cap` per queue, leasing each until `now + lease`. A queue whose
-    /// head is not due (waiting for a retry, or held under another lease) gives nothing,
-    /// so a queue is never delivered out of order. Also answers when each queue's next
-    /// unclaimed row is due.
+    /// Claims, from each queue, the rows at its head that are due by `due_by` (`now`, or a
+    /// little later to claim ahead of the instant), in scheduled order and at most `cap` per
+    /// queue, leasing each until `now + lease`. A queue whose head is not due (waiting for a
+    /// retry, or held under another lease) gives nothing, so a queue is never delivered out
+    /// of order. Also answers when each queue's next unclaimed row is due.
     fn claim_queues(
         &self,
         queues: &[Queue],
         cap: u32,
         now: DateTime<Utc>,
+        due_by: DateTime<Utc>,
         lease: TimeDelta,
     ) -> impl Future<Output = Result<Claimed, StoreError>> + Send;
 
@@ -369,8 +370,9 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<Vec<(Queue, DateTime<Utc>)>, StoreError>> + Send;
 
     /// Takes back every row under a lease: on start-up, the leases are those of a process
-    /// that is gone. The interrupted attempt is not counted; the row is due again at `now`,
-    /// or missed if it was a first attempt now later than its grace. Answers how many.
+    /// that is gone. The interrupted attempt is not counted; the row is due again at `now`
+    /// (a first attempt claimed ahead of its instant: at that instant), or missed if it was
+    /// a first attempt now later than its grace. Answers how many.
     fn recover(&self, now: DateTime<Utc>) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Removes the never-tried rows of `community` scheduled at or after `from`: a new
@@ -770,10 +772,11 @@ impl Store for AnyStore {
         queues: &[Queue],
         cap: u32,
         now: DateTime<Utc>,
+        due_by: DateTime<Utc>,
         lease: TimeDelta,
     ) -> Result<Claimed, StoreError> {
         match self {
-            AnyStore::Sqlite(s) => s.claim_queues(queues, cap, now, lease).await,
+            AnyStore::Sqlite(s) => s.claim_queues(queues, cap, now, due_by, lease).await,
         }
     }
 

@@ -624,6 +624,7 @@ impl Store for SqliteStore {
         queues: &[Queue],
         cap: u32,
         now: DateTime<Utc>,
+        due_by: DateTime<Utc>,
         lease: TimeDelta,
     ) -> Result<Claimed, StoreError> {
         let doing = "claiming due fires";
@@ -645,15 +646,17 @@ impl Store for SqliteStore {
             .await
             .map_err(StoreError::db(doing))?;
         // `blocked` counts the rows up to this one that are not due: the rows before the
-        // first of them are the due head of the queue.
-        let rows = sqlx::query(concat!(
+        // first of them are the due head of the queue. CROSS JOIN keeps the asked queues as
+        // the outer loop: left to itself SQLite 3.51 walked every queued row and, for each,
+        // the whole JSON array (a burst of 2,000 queues took 0.7 s instead of 10 ms).
+        let mut rows: Vec<OutboxRow> = sqlx::query(concat!(
             "WITH asked (community, channel, q) AS ( \
                  SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), key \
                  FROM json_each(?1)), \
              queued AS ( \
                  SELECT o.id, ROW_NUMBER() OVER w AS n, \
-                        SUM(o.next_attempt_at > ?2) OVER w AS blocked \
-                 FROM asked JOIN outbox o \
+                        SUM(o.next_attempt_at > ?5) OVER w AS blocked \
+                 FROM asked CROSS JOIN outbox o \
                    ON o.community = asked.community AND o.channel = asked.channel \
                  WHERE o.state IN ('pending', 'retrying', 'sending') \
                  WINDOW w AS (PARTITION BY asked.q ORDER BY o.scheduled_at, o.id \
@@ -668,27 +671,33 @@ impl Store for SqliteStore {
         .bind(millis(now))
         .bind(millis(now + lease))
         .bind(i64::from(cap))
+        .bind(millis(due_by))
+        // Decoded as they come: a burst's raw rows are never all held at once beside the
+        // decoded ones.
+        .try_map(|row: SqliteRow| read_row(&row))
         .fetch_all(&mut *tx)
         .await
         .map_err(StoreError::db(doing))?;
-        let heads: Vec<(i64, i64)> = sqlx::query_as(
+        // Each head is one step along the queue index (past the rows just claimed). The
+        // repeated state test keeps the query within that partial index: with `state IN
+        // ('pending', 'retrying')` alone SQLite walked every pending row for every queue
+        // (0.7 s for a burst on 2,000 queues).
+        let heads: Vec<(i64, Option<i64>)> = sqlx::query_as(
             "WITH asked (community, channel, q) AS ( \
                  SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), key \
-                 FROM json_each(?1)), \
-             heads AS ( \
-                 SELECT asked.q AS q, o.next_attempt_at AS due, ROW_NUMBER() OVER \
-                     (PARTITION BY asked.q ORDER BY o.scheduled_at, o.id) AS n \
-                 FROM asked JOIN outbox o \
-                   ON o.community = asked.community AND o.channel = asked.channel \
-                 WHERE o.state IN ('pending', 'retrying')) \
-             SELECT q, due FROM heads WHERE n = 1",
+                 FROM json_each(?1)) \
+             SELECT asked.q, (SELECT o.next_attempt_at FROM outbox o \
+                 WHERE o.community = asked.community AND o.channel = asked.channel \
+                   AND o.state IN ('pending', 'retrying', 'sending') \
+                   AND o.state <> 'sending' \
+                 ORDER BY o.scheduled_at, o.id LIMIT 1) \
+             FROM asked",
         )
         .bind(&asked)
         .fetch_all(&mut *tx)
         .await
         .map_err(StoreError::db(doing))?;
         tx.commit().await.map_err(StoreError::db(doing))?;
-        let mut rows = read_rows(&rows, doing)?;
         let index: HashMap<(&str, &str), usize> = queues
             .iter()
             .enumerate()
@@ -705,6 +714,7 @@ impl Store for SqliteStore {
         });
         let mut next_due = vec![None; queues.len()];
         for (q, due) in heads {
+            let Some(due) = due else { continue };
             if let Some(slot) = usize::try_from(q).ok().and_then(|q| next_due.get_mut(q)) {
                 *slot = Some(instant(due).map_err(StoreError::db(doing))?);
             }
@@ -734,11 +744,14 @@ impl Store for SqliteStore {
     async fn recover(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
         // The interrupted attempt is not counted (it may never have started), and a first
         // attempt now later than its grace is missed, like any fire the engine was down for.
+        // A first attempt claimed ahead of its instant must not go out before it.
         let result = sqlx::query(
             "UPDATE outbox SET \
                  state = CASE WHEN attempts <= 1 AND ?1 - scheduled_at > grace_ms \
                               THEN 'missed' ELSE 'retrying' END, \
-                 attempts = MAX(attempts - 1, 0), next_attempt_at = ?1, updated_at = ?1 \
+                 next_attempt_at = CASE WHEN attempts <= 1 THEN MAX(?1, scheduled_at) \
+                                        ELSE ?1 END, \
+                 attempts = MAX(attempts - 1, 0), updated_at = ?1 \
              WHERE state = 'sending'",
         )
         .bind(millis(now))
