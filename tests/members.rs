@@ -381,8 +381,8 @@ async fn a_badge_is_granted_once_though_its_condition_lapses_and_holds_again() {
     );
 }
 
-#[test]
-fn a_lottery_with_fewer_eligible_members_than_winners_draws_them_all_and_replays() {
+#[tokio::test]
+async fn a_lottery_with_fewer_eligible_members_than_winners_draws_them_all_and_replays() {
     let dir = tempfile::tempdir().unwrap();
     let lines = [
         ev(
@@ -442,6 +442,17 @@ fn a_lottery_with_fewer_eligible_members_than_winners_draws_them_all_and_replays
             || announced == "本周中奖：苏州-二、苏州-一（茶饼一份）",
         "{announced}"
     );
+    // Drawn and announced at 20:00, not at the scheduler's next round.
+    let url = format!("sqlite://{}", dir.path().join("state.db").display());
+    let st = store::open(&url).await.unwrap();
+    let row = st
+        .find("tea-club/lottery/weekly/group/20261204T120000Z")
+        .await
+        .unwrap()
+        .expect("the announcement");
+    st.close().await;
+    let late = row.sent_at.expect("sent") - row.scheduled_at;
+    assert!(late < chrono::TimeDelta::seconds(10), "{late}");
     let replay = drumbeat_in(
         dir.path(),
         [

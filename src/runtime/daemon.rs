@@ -276,10 +276,13 @@ pub async fn run(
         if daemon.config.stop_at.is_some_and(|at| now >= at) {
             break;
         }
-        let wake = match daemon.config.stop_at {
+        let mut wake = match daemon.config.stop_at {
             Some(at) => (now + every).min(at),
             None => now + every,
         };
+        if let Some(at) = daemon.scheduler.next_wake(now, wake) {
+            wake = at;
+        }
         tokio::select! {
             _ = clock.sleep_until(wake) => {}
             c = control.recv() => match c {

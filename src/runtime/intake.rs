@@ -511,6 +511,16 @@ fn record(
         });
     }
     for o in &outcome.offences {
+        tracing::info!(
+            community = %c.id(),
+            member = %member,
+            rule = %o.rule,
+            offence = o.n,
+            penalty = ?o.penalty,
+            action = o.action,
+            event = cause.event.unwrap_or_default(),
+            "offence"
+        );
         effects.offences.push(OffenceLine {
             community: c.id().to_string(),
             member: member.clone(),

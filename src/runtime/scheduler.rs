@@ -246,6 +246,38 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
 }
 
 impl<S: Store + Clone + 'static> Scheduler<S> {
+    /// The first instant in `(now, until]` at which a lottery is drawn or a daily member
+    /// job is due: the loop wakes then rather than at its next round, so a draw at 20:00 is
+    /// announced at 20:00.
+    pub fn next_wake(&self, now: DateTime<Utc>, until: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let communities = self.communities.read().expect("communities lock").clone();
+        let mut next: Option<DateTime<Utc>> = None;
+        let mut note = |at: DateTime<Utc>| {
+            if at > now && at <= until {
+                next = Some(next.map_or(at, |n| n.min(at)));
+            }
+        };
+        for c in communities.values() {
+            let p = &c.playbook;
+            if self.intake.is_some() {
+                if let Some((at, _)) = daily_jobs(p, now, until).first() {
+                    note(*at);
+                }
+            }
+            if !p.rewards.lotteries.is_empty() {
+                let plan = plan(p, now, until + TimeDelta::milliseconds(1));
+                if let Some(f) = plan
+                    .fires
+                    .iter()
+                    .find(|f| matches!(f.source, Source::Lottery { .. }) && f.at > now)
+                {
+                    note(f.at);
+                }
+            }
+        }
+        next
+    }
+
     /// Draws the lotteries of `c` due in `[from, until)` and appends their announcements.
     async fn lotteries(
         &self,
