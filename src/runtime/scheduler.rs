@@ -259,10 +259,10 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
         };
         for c in communities.values() {
             let p = &c.playbook;
-            if self.intake.is_some() {
-                if let Some((at, _)) = daily_jobs(p, now, until).first() {
-                    note(*at);
-                }
+            if self.intake.is_some()
+                && let Some((at, _)) = daily_jobs(p, now, until).first()
+            {
+                note(*at);
             }
             if !p.rewards.lotteries.is_empty() {
                 let plan = plan(p, now, until + TimeDelta::milliseconds(1));
