@@ -1,7 +1,7 @@
 //! Member-side speed: events applied durably, `POST /v1/events` latency under 100 clients,
 //! and the daily sweep over 100,000 members. A plain harness that prints its figures:
 //!
-//!     cargo bench --bench members
+//!     cargo bench --bench members            (or: -- apply | post | sweep)
 //!
 //! Events come from ../shared/tools/gen_events.py (realistic streams: busy hours, silent
 //! members, duplicates, late arrivals).
@@ -13,9 +13,6 @@ use drumbeat::rules::{Member, Status};
 use drumbeat::runtime::delivery::Communities;
 use drumbeat::runtime::intake::Intake;
 use drumbeat::runtime::program::{self, Build};
-use drumbeat::runtime::{Clock, ScaledClock};
-use drumbeat::server::events::{Auth, EventsRoute};
-use drumbeat::server::{self, Ops};
 use drumbeat::store::members::{Effects, LedgerLine};
 use drumbeat::store::{self, Store};
 use std::collections::HashMap;
@@ -86,6 +83,8 @@ async fn applied_per_second() {
     );
 }
 
+/// `POST /v1/events` against the real daemon (its own process, as in production), from
+/// 100 concurrent clients here, one event per request.
 async fn post_latency() {
     let events = generated(500, 30, 5);
     let lines: Vec<String> = events
@@ -99,26 +98,43 @@ async fn post_latency() {
         })
         .collect();
     let dir = tempfile::tempdir().unwrap();
-    let store = fresh_store(&dir).await;
-    let intake = Arc::new(Intake::new(store.clone(), communities()));
-    let env = |name: &str| (name == "DRUMBEAT_EVENTS_TOKEN").then(|| "bench-token".to_string());
-    let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(now(), 1.0));
-    let ops = Ops {
-        events: Some(EventsRoute {
-            intake,
-            auth: Auth::from_env(&env),
-            clock,
-        }),
-        ..Ops::new()
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/v1/events", listener.local_addr().unwrap());
-    tokio::spawn(server::serve(listener, ops, std::future::pending()));
+    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_drumbeat"))
+        .args(["run", "--no-watch", "--log-format", "json"])
+        .arg("--store")
+        .arg(format!(
+            "sqlite://{}",
+            dir.path().join("state.db").display()
+        ))
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .arg(root().join("tests/fixtures/members/tea-club.yaml"))
+        .env("DRUMBEAT_EVENTS_TOKEN", "bench-token")
+        .env("DRUMBEAT_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("drumbeat runs");
+    let url = format!("http://127.0.0.1:{port}/v1/events");
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
+    let health = format!("http://127.0.0.1:{port}/healthz");
+    for _ in 0..600 {
+        if client
+            .get(&health)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let lines = Arc::new(lines);
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
@@ -150,10 +166,12 @@ async fn post_latency() {
         all.extend(t.await.unwrap());
     }
     let took = started.elapsed();
+    let _ = daemon.kill();
+    let _ = daemon.wait();
     all.sort();
     let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
     println!(
-        "POST /v1/events, one event per request, 100 clients: {} requests in {:.2} s ({:.0}/s); \
+        "POST /v1/events to the daemon, one event per request, 100 clients: {} requests in {:.2} s ({:.0}/s); \
          p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         all.len(),
         took.as_secs_f64(),
@@ -217,13 +235,24 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wants = |name: &str| only.is_empty() || only.iter().any(|a| a == name);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
-        applied_per_second().await;
-        post_latency().await;
-        sweep_hundred_thousand().await;
+        if wants("apply") {
+            applied_per_second().await;
+        }
+        if wants("post") {
+            post_latency().await;
+        }
+        if wants("sweep") {
+            sweep_hundred_thousand().await;
+        }
     });
 }
