@@ -44,6 +44,34 @@ async fn outbox_body(dir: &Path, key: &str) -> Option<(String, State)> {
     row.map(|r| (r.body, r.state))
 }
 
+/// What `members list` prints for the store in `dir`.
+fn list(dir: &Path) -> String {
+    drumbeat_in(dir, ["members", "list", "--store", "sqlite://./state.db"]).stdout
+}
+
+/// Runs the daemon on the tea club from `start` to `stop` at `speed`: a rehearsal on the
+/// store in `dir`. Answers its exit code and output.
+fn rehearse(dir: &Path, start: &str, stop: &str, speed: &str) -> (i32, String, String) {
+    crate::common::spawn_in(
+        dir,
+        [
+            "run",
+            &playbook(),
+            "--no-watch",
+            "--store",
+            "sqlite://./state.db",
+            "--start-at",
+            start,
+            "--stop-at",
+            stop,
+            "--speed",
+            speed,
+        ],
+        &[],
+    )
+    .finish()
+}
+
 fn show(dir: &Path, member: &str) -> serde_json::Value {
     let out = drumbeat_in(
         dir,
@@ -211,11 +239,15 @@ fn a_batch_with_one_bad_event_is_refused_whole() {
          error: event 2 (`h`): `community`: no community `chess-club` is loaded\n\
          error: the events were refused; nothing changed\n"
     );
-    let list = drumbeat_in(
-        dir.path(),
-        ["members", "list", "--store", "sqlite://./state.db"],
+    let listed = list(dir.path());
+    assert!(
+        listed.ends_with(
+            "
+0 members
+"
+        ),
+        "{listed}"
     );
-    assert!(list.stdout.ends_with("\n0 members\n"), "{}", list.stdout);
 }
 
 #[test]
@@ -414,24 +446,12 @@ async fn a_lottery_with_fewer_eligible_members_than_winners_draws_them_all_and_r
     let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
     assert_eq!(events(dir.path(), &lines).code, 0);
     // Friday the 4th, 20:00 in Shanghai: the weekly draw.
-    let run = crate::common::spawn_in(
+    let (code, stdout, stderr) = rehearse(
         dir.path(),
-        [
-            "run",
-            &playbook(),
-            "--no-watch",
-            "--store",
-            "sqlite://./state.db",
-            "--start-at",
-            "2026-12-04T19:59:50+08:00",
-            "--stop-at",
-            "2026-12-04T20:01:00+08:00",
-            "--speed",
-            "60",
-        ],
-        &[],
+        "2026-12-04T19:59:50+08:00",
+        "2026-12-04T20:01:00+08:00",
+        "60",
     );
-    let (code, stdout, stderr) = run.finish();
     assert_eq!(code, 0, "{stderr}");
     let announced = stdout
         .lines()
@@ -488,24 +508,12 @@ fn the_daily_sweep_recalls_warns_and_lets_go_and_birthdays_come_at_their_hour() 
     );
     assert_eq!(events(dir.path(), &[&join]).code, 0);
     // Silent from the 1st; the 5th to the 9th rehearsed in a few seconds.
-    let run = crate::common::spawn_in(
+    let (code, stdout, stderr) = rehearse(
         dir.path(),
-        [
-            "run",
-            &playbook(),
-            "--no-watch",
-            "--store",
-            "sqlite://./state.db",
-            "--start-at",
-            "2026-12-04T23:00:00+08:00",
-            "--stop-at",
-            "2026-12-09T01:00:00+08:00",
-            "--speed",
-            "100000",
-        ],
-        &[],
+        "2026-12-04T23:00:00+08:00",
+        "2026-12-09T01:00:00+08:00",
+        "100000",
     );
-    let (code, stdout, stderr) = run.finish();
     assert_eq!(code, 0, "{stderr}");
     let heads: Vec<(&str, &str)> = stdout
         .lines()
@@ -572,11 +580,15 @@ fn a_roster_with_bad_rows_is_refused_by_line_and_nothing_is_imported() {
          error: roster.csv: line 6: `birthday` \"1990-02-30\" is not a birthday (MM-DD or YYYY-MM-DD)\n\
          error: nothing was imported\n"
     );
-    let list = drumbeat_in(
-        dir.path(),
-        ["members", "list", "--store", "sqlite://./state.db"],
+    let listed = list(dir.path());
+    assert!(
+        listed.ends_with(
+            "
+0 members
+"
+        ),
+        "{listed}"
     );
-    assert!(list.stdout.ends_with("\n0 members\n"), "{}", list.stdout);
 }
 
 #[test]
