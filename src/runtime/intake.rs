@@ -108,12 +108,29 @@ impl<S: Store> Intake<S> {
             .lock()
             .expect("waiting lock")
             .push((events, reply));
-        {
-            // Whoever holds the states writes every batch waiting by then, ours included
-            // unless an earlier holder took it.
-            let mut states = self.states.lock().await;
-            let batches = std::mem::take(&mut *self.waiting.lock().expect("waiting lock"));
-            if !batches.is_empty() {
+        self.write_waiting(now).await;
+        match answer.await {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => Err(Refusal::Failed(e)),
+            Err(_) => Err(Refusal::Failed("the intake stopped".into())),
+        }
+    }
+
+    /// Writes every batch waiting, round after round, unless the states are busy: then
+    /// whoever holds them does, since everyone who lets the states go looks for batches
+    /// left waiting. Waiters never queue on the lock itself: under a hundred clients that
+    /// queue costs more than the writing.
+    async fn write_waiting(&self, now: DateTime<Utc>) {
+        loop {
+            let Ok(mut states) = self.states.try_lock() else {
+                return;
+            };
+            loop {
+                let batches = std::mem::take(&mut *self.waiting.lock().expect("waiting lock"));
+                if batches.is_empty() {
+                    break;
+                }
+                let communities = self.communities.read().expect("communities lock").clone();
                 let (events, replies): (Vec<_>, Vec<_>) = batches.into_iter().unzip();
                 match self.apply(&mut states, &communities, events, now).await {
                     Ok(receipts) => {
@@ -129,11 +146,11 @@ impl<S: Store> Intake<S> {
                     }
                 }
             }
-        }
-        match answer.await {
-            Ok(Ok(r)) => Ok(r),
-            Ok(Err(e)) => Err(Refusal::Failed(e)),
-            Err(_) => Err(Refusal::Failed("the intake stopped".into())),
+            drop(states);
+            // A batch may have come between the last look and letting go.
+            if self.waiting.lock().expect("waiting lock").is_empty() {
+                return;
+            }
         }
     }
 
@@ -643,6 +660,18 @@ impl<S: Store> Intake<S> {
         l: &crate::playbook::model::Lottery,
         at: DateTime<Utc>,
     ) -> Result<Vec<serde_json::Value>, StoreError> {
+        let drawn = self.draw_now(c, l, at).await;
+        // Events that came while the states were busy are written now.
+        self.write_waiting(at).await;
+        drawn
+    }
+
+    async fn draw_now(
+        &self,
+        c: &Community,
+        l: &crate::playbook::model::Lottery,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
         let id = format!("{}/{}/{}", c.id(), l.id.value, at.format("%Y%m%dT%H%M%SZ"));
         let draw = match self.store.find_draw(&id).await? {
             Some(d) => d,
@@ -736,8 +765,29 @@ impl<S: Store> Intake<S> {
             return Ok(0);
         };
         let members = self.store.members(c.id()).await?;
-        let mut states = self.states.lock().await;
-        self.warm_up(&mut states, c, templates).await?;
+        let done = {
+            let mut states = self.states.lock().await;
+            self.job_on_members(&mut states, c, templates, &members, now, &mut job)
+                .await
+        };
+        // Events that came while the states were busy are written now.
+        self.write_waiting(now).await;
+        done
+    }
+
+    async fn job_on_members<F>(
+        &self,
+        states: &mut HashMap<(String, String), State>,
+        c: &Community,
+        templates: &Engine,
+        members: &[crate::rules::Member],
+        now: DateTime<Utc>,
+        job: &mut F,
+    ) -> Result<usize, StoreError>
+    where
+        F: FnMut(&Engine, &mut State, &mut Effects),
+    {
+        self.warm_up(states, c, templates).await?;
         let mut effects = Effects::default();
         let mut touched = HashMap::new();
         for m in members.iter().filter(|m| m.status == Status::Member) {
