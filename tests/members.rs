@@ -723,3 +723,66 @@ fn a_changed_rule_counts_from_the_change_on_and_never_rewrites_the_past() {
         ledger.stdout
     );
 }
+
+#[test]
+fn a_late_event_counts_on_its_own_day_and_never_moves_activity_back() {
+    let dir = tempfile::tempdir().unwrap();
+    // The second day's check-in arrives first; the first day's comes late, then a repeat
+    // of the first day's in a later batch (same day, so per_day refuses it).
+    let lines = [
+        ev(
+            "j",
+            "join",
+            "u-l",
+            "2026-12-01T07:00:00+08:00",
+            r#"{"name":"厦门-晚到"}"#,
+        ),
+        ev("c2", "checkin", "u-l", "2026-12-02T08:00:00+08:00", "{}"),
+        ev("c1", "checkin", "u-l", "2026-12-01T21:00:00+08:00", "{}"),
+        ev("c1b", "checkin", "u-l", "2026-12-01T22:00:00+08:00", "{}"),
+    ];
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    assert_eq!(events(dir.path(), &lines).code, 0);
+    let out = drumbeat_in(
+        dir.path(),
+        [
+            "members",
+            "show",
+            "u-l",
+            "--store",
+            "sqlite://./state.db",
+            "--format",
+            "json",
+            "--at",
+            "2026-12-02T20:00:00+08:00",
+        ],
+    );
+    let member: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    // Each local day earned once; both days make a two-day streak.
+    assert_eq!(member["points"], 200);
+    assert_eq!(member["streak"], 2);
+    let ledger = drumbeat_in(
+        dir.path(),
+        ["ledger", "u-l", "--store", "sqlite://./state.db"],
+    );
+    assert!(
+        ledger.stdout.contains("2026-12-01 21:00:00  +100    200"),
+        "{}",
+        ledger.stdout
+    );
+    // The member was last active on the 2nd, whatever arrived after.
+    let url = format!("sqlite://{}", dir.path().join("state.db").display());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let row = rt
+        .block_on(async {
+            let s = store::open(&url).await.unwrap();
+            let m = s.member("tea-club", "u-l").await.unwrap();
+            s.close().await;
+            m
+        })
+        .unwrap();
+    assert_eq!(
+        row.last_active.unwrap().to_rfc3339(),
+        "2026-12-02T00:00:00+00:00"
+    );
+}

@@ -17,6 +17,8 @@ pub struct Activity {
     replies: VecDeque<DateTime<Utc>>,
     checkins: VecDeque<DateTime<Utc>>,
     checkins_total: u64,
+    /// Every local day with a check-in: the `streak` stat counts them.
+    checkin_days: BTreeSet<NaiveDate>,
 }
 
 impl Activity {
@@ -27,9 +29,32 @@ impl Activity {
         }
     }
 
-    pub fn checkin(&mut self, at: DateTime<Utc>) {
+    /// A check-in at `at`, on local day `day`.
+    pub fn checkin(&mut self, at: DateTime<Utc>, day: NaiveDate) {
         insert(&mut self.checkins, at);
         self.checkins_total += 1;
+        self.checkin_days.insert(day);
+    }
+
+    /// The run of consecutive local days with a check-in ending `today`, or yesterday when
+    /// today has none yet (a run not yet continued today still counts).
+    pub fn streak(&self, today: NaiveDate) -> u32 {
+        let mut day = if self.checkin_days.contains(&today) {
+            today
+        } else {
+            match today.pred_opt() {
+                Some(y) if self.checkin_days.contains(&y) => y,
+                _ => return 0,
+            }
+        };
+        let mut n = 1;
+        while let Some(prev) = day.pred_opt()
+            && self.checkin_days.contains(&prev)
+        {
+            n += 1;
+            day = prev;
+        }
+        n
     }
 }
 
@@ -93,5 +118,26 @@ impl Stats {
             days_in_group: days_between(member.joined_at),
             days_since_active: days_between(member.last_active.or(member.joined_at)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn the_streak_counts_local_days_and_one_missed_day_breaks_it() {
+        let mut a = Activity::default();
+        let day = |d| NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
+        let at = |d| Utc.with_ymd_and_hms(2026, 12, d, 1, 0, 0).unwrap();
+        for d in (1..=21).filter(|d| *d != 7) {
+            a.checkin(at(d), day(d));
+        }
+        assert_eq!(a.streak(day(21)), 14);
+        // Not yet today: yesterday's run still counts; two days on, it is over.
+        assert_eq!(a.streak(day(22)), 14);
+        assert_eq!(a.streak(day(23)), 0);
+        assert_eq!(a.streak(day(6)), 6);
     }
 }

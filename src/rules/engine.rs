@@ -40,12 +40,7 @@ impl State {
     pub fn stats(&self, p: &Playbook, now: DateTime<Utc>) -> Stats {
         let tz = p.community.timezone;
         let today = now.with_timezone(&tz).date_naive();
-        let streak = p
-            .rewards
-            .streaks
-            .iter()
-            .position(|s| s.on.value == "checkin")
-            .map_or(0, |i| self.ledger.streak_length(i, today));
+        let streak = self.activity.streak(today);
         Stats::at(
             &self.member,
             &self.activity,
@@ -276,7 +271,9 @@ pub fn apply(
                 offend(p, state, &t, &mut out);
             }
         }
-        Kind::Checkin => state.activity.checkin(at),
+        Kind::Checkin => state
+            .activity
+            .checkin(at, at.with_timezone(&tz).date_naive()),
         Kind::Referral | Kind::Purchase | Kind::AssistDone | Kind::Custom(_) => {}
     }
     // Points for the event itself (a referral's points go to the referrer on admission,

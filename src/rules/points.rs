@@ -151,30 +151,6 @@ impl Ledger {
             },
         })
     }
-
-    /// The current run of consecutive local days with the event of streak rule `i`, ending
-    /// `today` or the day before (a run not yet continued today still counts).
-    pub fn streak_length(&self, i: usize, today: NaiveDate) -> u32 {
-        let Some(s) = self.days.get(&i) else {
-            return 0;
-        };
-        let mut day = if s.days.contains(&today) {
-            today
-        } else {
-            match today.checked_sub_days(Days::new(1)) {
-                Some(y) if s.days.contains(&y) => y,
-                _ => return 0,
-            }
-        };
-        let mut n = 1;
-        while let Some(prev) = day.checked_sub_days(Days::new(1))
-            && s.days.contains(&prev)
-        {
-            n += 1;
-            day = prev;
-        }
-        n
-    }
 }
 
 /// The tier a balance puts a member in: the highest whose `min` it reaches.
