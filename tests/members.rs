@@ -786,3 +786,58 @@ fn a_late_event_counts_on_its_own_day_and_never_moves_activity_back() {
         "2026-12-02T00:00:00+00:00"
     );
 }
+
+#[test]
+fn messages_members_cause_count_against_the_daily_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("limited.yaml"),
+        r#"version: 1
+community: { id: limited, name: 小群, kind: service, timezone: Asia/Shanghai, locale: zh-CN }
+channels: { group: { type: console } }
+entry: { welcome: welcome }
+content:
+  slots:
+    - { id: nine, at: "09:00", template: nine }
+    - { id: ten, at: "10:00", template: ten }
+  daily_limit: 2
+templates:
+  welcome: "欢迎 {{ member.name }}"
+  nine: "九点"
+  ten: "十点"
+"#,
+    )
+    .unwrap();
+    let join = r#"{"id":"j","type":"join","community":"limited","member":"u-1","at":"2026-12-01T08:00:00+08:00","data":{"name":"小白"}}"#;
+    std::fs::write(dir.path().join("e.jsonl"), join).unwrap();
+    let args = ["--store", "sqlite://./state.db"];
+    let out = drumbeat_in(
+        dir.path(),
+        ["event", "limited.yaml", "--input", "e.jsonl"]
+            .into_iter()
+            .chain(args),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let (code, stdout, stderr) = crate::common::spawn_in(
+        dir.path(),
+        [
+            "run",
+            "limited.yaml",
+            "--no-watch",
+            "--start-at",
+            "2026-12-01T07:59:00+08:00",
+            "--stop-at",
+            "2026-12-01T10:30:00+08:00",
+            "--speed",
+            "3600",
+        ]
+        .into_iter()
+        .chain(args),
+        &[],
+    )
+    .finish();
+    assert_eq!(code, 0, "{stderr}");
+    let texts: Vec<&str> = stdout.lines().filter(|l| !l.starts_with("──")).collect();
+    // The welcome and the 09:00 slot fill the day's two; the 10:00 slot is crowded out.
+    assert_eq!(texts, ["欢迎 小白", "九点"], "{stdout}");
+}

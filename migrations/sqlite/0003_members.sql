@@ -100,3 +100,7 @@ CREATE TABLE playbooks (
     source    TEXT    NOT NULL,
     loaded_at INTEGER NOT NULL
 ) STRICT;
+
+-- Messages members' events and the daily jobs caused: they count against `daily_limit`.
+CREATE INDEX outbox_caused ON outbox (scheduled_at)
+    WHERE source LIKE 'event/%' OR source LIKE 'daily/%';

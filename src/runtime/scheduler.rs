@@ -22,7 +22,7 @@ use crate::schedule::{Source, plan};
 use crate::store::{NewFire, Queue, Recorded, Store, StoreError};
 use crate::template::Engine;
 use chrono::{DateTime, TimeDelta, Utc};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// Plans communities ahead and records their fires.
@@ -157,7 +157,21 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
         let communities = self.communities.read().expect("communities lock").clone();
         let mut fires: Vec<NewFire> = Vec::new();
         let mut marks = Vec::new();
+        // Messages events caused count against `daily_limit` too: looked up once a round,
+        // and only when a community has a limit.
+        let mut caused: HashMap<String, Vec<(String, DateTime<Utc>)>> = HashMap::new();
+        if communities
+            .values()
+            .any(|c| c.playbook.content.daily_limit.is_some())
+        {
+            for (community, channel, at) in
+                self.store.caused_since(now - TimeDelta::days(2)).await?
+            {
+                caused.entry(community).or_default().push((channel, at));
+            }
+        }
         for (id, c) in communities.iter() {
+            let crowded = crowded_out(c, caused.get(id).map(Vec::as_slice), now, until);
             let from = match self.cursors.get(id) {
                 Some(from) => *from,
                 None => {
@@ -167,7 +181,7 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
                 }
             };
             if from < until {
-                compose_window(c, from, until, &mut fires);
+                compose_window(c, from, until, &crowded, &mut fires);
                 self.cursors.insert(id.clone(), until);
                 marks.push((id.clone(), until));
             }
@@ -178,7 +192,8 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
             };
             let drawn = self.draws.get(id).copied().unwrap_or(now);
             if drawn < due_by && !c.playbook.rewards.lotteries.is_empty() {
-                self.lotteries(c, drawn, due_by, now, &mut fires).await?;
+                self.lotteries(c, drawn, due_by, now, &crowded, &mut fires)
+                    .await?;
                 self.draws.insert(id.clone(), due_by);
                 marks.push((draws_mark(id), due_by));
             }
@@ -285,14 +300,15 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
         from: DateTime<Utc>,
         until: DateTime<Utc>,
         now: DateTime<Utc>,
+        crowded: &HashSet<String>,
         out: &mut Vec<NewFire>,
     ) -> Result<(), StoreError> {
         let plan = plan(&c.playbook, from, until);
-        for fire in plan
-            .fires
-            .iter()
-            .filter(|f| f.status.is_planned() && matches!(f.source, Source::Lottery { .. }))
-        {
+        for fire in plan.fires.iter().filter(|f| {
+            f.status.is_planned()
+                && matches!(f.source, Source::Lottery { .. })
+                && !crowded.contains(&f.key())
+        }) {
             let Source::Lottery { lottery } = fire.source else {
                 continue;
             };
@@ -322,19 +338,68 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
     }
 }
 
+/// The keys of planned fires of `c` up to `until` that `daily_limit` no longer allows once
+/// the messages events caused that day are counted: the k-th planned fire of a channel's
+/// local day goes only if k plus the caused messages before it stay within the limit.
+/// Caused messages themselves are never held back (a welcome is owed); they only count.
+fn crowded_out(
+    c: &Community,
+    caused: Option<&[(String, DateTime<Utc>)]>,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> HashSet<String> {
+    let mut out = HashSet::new();
+    let (Some(limit), Some(caused)) = (c.playbook.content.daily_limit, caused) else {
+        return out;
+    };
+    if caused.is_empty() {
+        return out;
+    }
+    let tz = c.playbook.community.timezone;
+    let day_of = |t: DateTime<Utc>| t.with_timezone(&tz).date_naive();
+    // From the start of the local day before now: the days the planned fires belong to.
+    let start = resolve_local(
+        tz,
+        day_of(now)
+            .pred_opt()
+            .unwrap_or(day_of(now))
+            .and_time(chrono::NaiveTime::MIN),
+    );
+    let mut seen: HashMap<(&str, chrono::NaiveDate), u32> = HashMap::new();
+    let whole = plan(&c.playbook, start, until);
+    for f in whole.fires.iter().filter(|f| f.status.is_planned()) {
+        let day = day_of(f.at);
+        let k = seen.entry((f.channel, day)).or_default();
+        *k += 1;
+        let before = caused
+            .iter()
+            .filter(|(ch, at)| ch == f.channel && day_of(*at) == day && *at < f.at)
+            .count() as u32;
+        if *k + before > limit {
+            out.insert(f.key());
+        }
+    }
+    out
+}
+
 /// Appends the planned fires of `c` in `[from, until)` with their bodies. Lotteries are
 /// left out: they are drawn when due.
 fn compose_window(
     c: &Community,
     from: DateTime<Utc>,
     until: DateTime<Utc>,
+    crowded: &HashSet<String>,
     out: &mut Vec<NewFire>,
 ) {
     let plan = plan(&c.playbook, from, until);
     let mut planned = plan
         .fires
         .iter()
-        .filter(|f| f.status.is_planned() && !matches!(f.source, Source::Lottery { .. }))
+        .filter(|f| {
+            f.status.is_planned()
+                && !matches!(f.source, Source::Lottery { .. })
+                && !crowded.contains(&f.key())
+        })
         .peekable();
     if planned.peek().is_none() {
         return;

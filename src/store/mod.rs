@@ -593,6 +593,14 @@ pub trait Store: Send + Sync {
         community: &str,
     ) -> impl Future<Output = Result<Vec<members::LedgerLine>, StoreError>> + Send;
 
+    /// Messages caused by events and daily jobs (not by the schedule) due at or after
+    /// `since`, as (community, channel they are for, instant): what counts against a
+    /// channel's `daily_limit` besides its planned fires.
+    fn caused_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<(String, String, DateTime<Utc>)>, StoreError>> + Send;
+
     /// The draw recorded under `id`, if any.
     fn find_draw(
         &self,
@@ -905,6 +913,15 @@ impl Store for AnyStore {
     async fn all_ledger(&self, community: &str) -> Result<Vec<members::LedgerLine>, StoreError> {
         match self {
             AnyStore::Sqlite(s) => s.all_ledger(community).await,
+        }
+    }
+
+    async fn caused_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(String, String, DateTime<Utc>)>, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.caused_since(since).await,
         }
     }
 

@@ -882,6 +882,25 @@ impl Store for SqliteStore {
         self.ledger_impl(community, None).await
     }
 
+    async fn caused_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(String, String, DateTime<Utc>)>, StoreError> {
+        let doing = "counting caused messages";
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT community, COALESCE(assist_for, channel), scheduled_at FROM outbox \
+             WHERE (source LIKE 'event/%' OR source LIKE 'daily/%') AND scheduled_at >= ?1 \
+             AND state <> 'dead_lettered'",
+        )
+        .bind(millis(since))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(StoreError::db(doing))?;
+        rows.into_iter()
+            .map(|(c, ch, at)| Ok((c, ch, instant(at).map_err(StoreError::db(doing))?)))
+            .collect()
+    }
+
     async fn find_draw(&self, id: &str) -> Result<Option<super::members::Draw>, StoreError> {
         self.find_draw_impl(id).await
     }
