@@ -234,9 +234,7 @@ pub async fn run(
         .keys()
         .cloned()
         .collect();
-    for id in &ids {
-        scheduler.resume(id, began).await?;
-    }
+    scheduler.resume_all(&ids, began).await?;
     // The first tick catches up from each community's mark.
     if let Err(e) = scheduler.tick(clock.now()).await {
         return Err(Failure::Store(e));

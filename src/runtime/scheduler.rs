@@ -135,6 +135,22 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
         Ok(())
     }
 
+    /// [`Scheduler::resume`] for many communities, with the marks read in one go.
+    pub async fn resume_all(
+        &mut self,
+        communities: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let marks = self.store.last_runs().await?;
+        let mark = |name: &str| marks.get(name).copied().unwrap_or(now);
+        for c in communities {
+            self.cursors.insert(c.clone(), mark(c));
+            self.draws.insert(c.clone(), mark(&draws_mark(c)));
+            self.days.insert(c.clone(), mark(&days_mark(c)));
+        }
+        Ok(())
+    }
+
     /// Plans `community` afresh from `from` (a new version of its playbook).
     pub fn restart_from(&mut self, community: &str, from: DateTime<Utc>) {
         self.cursors.insert(community.to_string(), from);

@@ -506,6 +506,11 @@ pub trait Store: Send + Sync {
         community: &str,
     ) -> impl Future<Output = Result<Option<DateTime<Utc>>, StoreError>> + Send;
 
+    /// Every mark kept, by name: what a start-up with many communities reads in one go.
+    fn last_runs(
+        &self,
+    ) -> impl Future<Output = Result<std::collections::HashMap<String, DateTime<Utc>>, StoreError>> + Send;
+
     /// Notes that the engine ran `community` up to `at`. The mark never moves back: an
     /// earlier instant than the one stored is ignored.
     fn set_last_run(
@@ -766,6 +771,14 @@ impl Store for AnyStore {
     async fn last_run(&self, community: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         match self {
             AnyStore::Sqlite(s) => s.last_run(community).await,
+        }
+    }
+
+    async fn last_runs(
+        &self,
+    ) -> Result<std::collections::HashMap<String, DateTime<Utc>>, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.last_runs().await,
         }
     }
 

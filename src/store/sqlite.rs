@@ -594,6 +594,17 @@ impl Store for SqliteStore {
         at.map(instant).transpose().map_err(StoreError::db(doing))
     }
 
+    async fn last_runs(&self) -> Result<HashMap<String, DateTime<Utc>>, StoreError> {
+        let doing = "reading the last runs";
+        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT community, at FROM last_runs")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(StoreError::db(doing))?;
+        rows.into_iter()
+            .map(|(c, at)| Ok((c, instant(at).map_err(StoreError::db(doing))?)))
+            .collect()
+    }
+
     async fn set_last_runs(&self, marks: &[(String, DateTime<Utc>)]) -> Result<(), StoreError> {
         let doing = "noting the last run";
         if marks.is_empty() {
