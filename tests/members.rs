@@ -49,6 +49,12 @@ fn list(dir: &Path) -> String {
     drumbeat_in(dir, ["members", "list", "--store", "sqlite://./state.db"]).stdout
 }
 
+/// Checks that the store in `dir` knows no member: what a refused input must leave.
+fn assert_no_members(dir: &Path) {
+    let listed = list(dir);
+    assert!(listed.ends_with("\n0 members\n"), "{listed}");
+}
+
 /// Runs the daemon on the tea club from `start` to `stop` at `speed`: a rehearsal on the
 /// store in `dir`. Answers its exit code and output.
 fn rehearse(dir: &Path, start: &str, stop: &str, speed: &str) -> (i32, String, String) {
@@ -239,15 +245,7 @@ fn a_batch_with_one_bad_event_is_refused_whole() {
          error: event 2 (`h`): `community`: no community `chess-club` is loaded\n\
          error: the events were refused; nothing changed\n"
     );
-    let listed = list(dir.path());
-    assert!(
-        listed.ends_with(
-            "
-0 members
-"
-        ),
-        "{listed}"
-    );
+    assert_no_members(dir.path());
 }
 
 #[test]
@@ -580,15 +578,7 @@ fn a_roster_with_bad_rows_is_refused_by_line_and_nothing_is_imported() {
          error: roster.csv: line 6: `birthday` \"1990-02-30\" is not a birthday (MM-DD or YYYY-MM-DD)\n\
          error: nothing was imported\n"
     );
-    let listed = list(dir.path());
-    assert!(
-        listed.ends_with(
-            "
-0 members
-"
-        ),
-        "{listed}"
-    );
+    assert_no_members(dir.path());
 }
 
 #[test]

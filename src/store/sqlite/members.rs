@@ -5,6 +5,7 @@ use crate::events::{Event, Kind};
 use crate::store::StoreError;
 use crate::store::members::{Draw, Effects, LedgerLine, MemberRow, Milestone, OffenceLine, Status};
 use chrono::{DateTime, FixedOffset, Utc};
+use sqlx::query_builder::Separated;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
 use std::collections::HashSet;
@@ -40,6 +41,27 @@ fn read_member(row: &SqliteRow) -> Result<MemberRow, sqlx::Error> {
         referrer: row.try_get("referrer")?,
         last_active: at("last_active")?,
     })
+}
+
+/// Inserts `rows` in multi-row statements of [`CHUNK`] rows: `head`, the values `bind`
+/// gives each row, then `tail`.
+async fn insert_all<T>(
+    conn: &mut sqlx::SqliteConnection,
+    head: &'static str,
+    tail: &'static str,
+    rows: &[T],
+    mut bind: impl FnMut(&mut Separated<'_, Sqlite, &'static str>, &T),
+) -> Result<(), StoreError> {
+    for chunk in rows.chunks(CHUNK) {
+        let mut q = QueryBuilder::<Sqlite>::new(head);
+        q.push_values(chunk, |mut row, item| bind(&mut row, item));
+        q.push(tail);
+        q.build()
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::db("applying events"))?;
+    }
+    Ok(())
 }
 
 impl SqliteStore {
@@ -82,11 +104,12 @@ impl SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(StoreError::db(doing))?;
-        for chunk in effects.events.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO events (community, id, type, member, at, offset_s, data, received_at) ",
-            );
-            q.push_values(chunk, |mut row, e| {
+        insert_all(
+            &mut tx,
+            "INSERT INTO events (community, id, type, member, at, offset_s, data, received_at) ",
+            " ON CONFLICT (community, id) DO NOTHING",
+            &effects.events,
+            |row, e| {
                 row.push_bind(e.community.clone())
                     .push_bind(e.id.clone())
                     .push_bind(e.kind.as_str().to_string())
@@ -95,20 +118,15 @@ impl SqliteStore {
                     .push_bind(i64::from(e.at.offset().local_minus_utc()))
                     .push_bind(serde_json::Value::Object(e.data.clone()).to_string())
                     .push_bind(millis(now));
-            });
-            q.push(" ON CONFLICT (community, id) DO NOTHING");
-            q.build()
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::db(doing))?;
-        }
-        for chunk in effects.members.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new(concat!(
-                "INSERT OR REPLACE INTO members (",
-                member_columns!(),
-                ") "
-            ));
-            q.push_values(chunk, |mut row, m| {
+            },
+        )
+        .await?;
+        insert_all(
+            &mut tx,
+            concat!("INSERT OR REPLACE INTO members (", member_columns!(), ") "),
+            "",
+            &effects.members,
+            |row, m| {
                 row.push_bind(m.community.clone())
                     .push_bind(m.id.clone())
                     .push_bind(m.name.clone())
@@ -119,17 +137,15 @@ impl SqliteStore {
                     .push_bind(m.profile.to_string())
                     .push_bind(m.referrer.clone())
                     .push_bind(m.last_active.map(millis));
-            });
-            q.build()
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::db(doing))?;
-        }
-        for chunk in effects.ledger.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO ledger (community, member, at, points, reason, detail, event) ",
-            );
-            q.push_values(chunk, |mut row, l| {
+            },
+        )
+        .await?;
+        insert_all(
+            &mut tx,
+            "INSERT INTO ledger (community, member, at, points, reason, detail, event) ",
+            "",
+            &effects.ledger,
+            |row, l| {
                 row.push_bind(l.community.clone())
                     .push_bind(l.member.clone())
                     .push_bind(millis(l.at))
@@ -137,17 +153,15 @@ impl SqliteStore {
                     .push_bind(l.reason.clone())
                     .push_bind(l.detail.clone())
                     .push_bind(l.event.clone());
-            });
-            q.build()
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::db(doing))?;
-        }
-        for chunk in effects.offences.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO offences (community, member, rule, n, penalty, action, at, event) ",
-            );
-            q.push_values(chunk, |mut row, o| {
+            },
+        )
+        .await?;
+        insert_all(
+            &mut tx,
+            "INSERT INTO offences (community, member, rule, n, penalty, action, at, event) ",
+            "",
+            &effects.offences,
+            |row, o| {
                 row.push_bind(o.community.clone())
                     .push_bind(o.member.clone())
                     .push_bind(o.rule.clone())
@@ -156,28 +170,22 @@ impl SqliteStore {
                     .push_bind(o.action.clone())
                     .push_bind(millis(o.at))
                     .push_bind(o.event.clone());
-            });
-            q.build()
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::db(doing))?;
-        }
-        for chunk in effects.milestones.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO milestones (community, member, what, at) ",
-            );
-            q.push_values(chunk, |mut row, m| {
+            },
+        )
+        .await?;
+        insert_all(
+            &mut tx,
+            "INSERT INTO milestones (community, member, what, at) ",
+            " ON CONFLICT DO NOTHING",
+            &effects.milestones,
+            |row, m| {
                 row.push_bind(m.community.clone())
                     .push_bind(m.member.clone())
                     .push_bind(m.what.clone())
                     .push_bind(millis(m.at));
-            });
-            q.push(" ON CONFLICT DO NOTHING");
-            q.build()
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::db(doing))?;
-        }
+            },
+        )
+        .await?;
         insert_fires(&mut tx, &effects.fires, now).await?;
         tx.commit().await.map_err(StoreError::db(doing))
     }
