@@ -444,20 +444,7 @@ fn a_kill_in_the_middle_of_sends_loses_nothing_and_repeats_only_unacknowledged()
         ..ok()
     });
     let dir = folder();
-    let (channels, per_channel) = (["a", "b", "c"], 8);
-    let mut chans = String::new();
-    let mut slots = String::new();
-    let mut all = Vec::new();
-    for ch in channels {
-        chans += &hook.channel(ch, &format!("/{ch}"), "");
-        for i in 0..per_channel {
-            let id = format!("{ch}{i}");
-            slots += &format!("    - {{ id: {id}, at: \"08:00\", template: t, channel: {ch} }}\n");
-            all.push(key("kill", &id, ch, "08:00"));
-        }
-    }
-    let file = dir.path().join("kill.yaml");
-    write(&file, &playbook("kill", &chans, &slots));
+    let (file, all) = all_at_eight(&hook, dir.path(), "kill", &["a", "b", "c"], 8);
     let url = store_url(dir.path());
 
     let first = Daemon::start(
@@ -546,19 +533,7 @@ fn a_graceful_stop_in_the_middle_of_sends_repeats_nothing() {
         ..ok()
     });
     let dir = folder();
-    let mut chans = String::new();
-    let mut slots = String::new();
-    let mut all = Vec::new();
-    for ch in ["a", "b"] {
-        chans += &hook.channel(ch, &format!("/{ch}"), "");
-        for i in 0..6 {
-            let id = format!("{ch}{i}");
-            slots += &format!("    - {{ id: {id}, at: \"08:00\", template: t, channel: {ch} }}\n");
-            all.push(key("term", &id, ch, "08:00"));
-        }
-    }
-    let file = dir.path().join("term.yaml");
-    write(&file, &playbook("term", &chans, &slots));
+    let (file, mut all) = all_at_eight(&hook, dir.path(), "term", &["a", "b"], 6);
     let url = store_url(dir.path());
 
     let first = Daemon::start(
@@ -1133,4 +1108,29 @@ fn replacing_a_playbook_file_is_noticed() {
 #[test]
 fn replacing_a_playbook_takes_effect_on_sighup() {
     replacing_a_playbook(true);
+}
+
+/// Writes playbook `name`: a webhook channel per id in `channels` (each on the hook's path
+/// `/ID`) and `per_channel` slots on each, all at 08:00. Answers its file and every fire key.
+fn all_at_eight(
+    hook: &Hook,
+    dir: &Path,
+    name: &str,
+    channels: &[&str],
+    per_channel: usize,
+) -> (std::path::PathBuf, Vec<String>) {
+    let mut chans = String::new();
+    let mut slots = String::new();
+    let mut all = Vec::new();
+    for ch in channels {
+        chans += &hook.channel(ch, &format!("/{ch}"), "");
+        for i in 0..per_channel {
+            let id = format!("{ch}{i}");
+            slots += &format!("    - {{ id: {id}, at: \"08:00\", template: t, channel: {ch} }}\n");
+            all.push(key(name, &id, ch, "08:00"));
+        }
+    }
+    let file = dir.join(format!("{name}.yaml"));
+    write(&file, &playbook(name, &chans, &slots));
+    (file, all)
 }
