@@ -3,8 +3,8 @@
 //!
 //!     cargo bench --bench members            (or: -- apply | post | sweep)
 //!
-//! Events come from ../shared/tools/gen_events.py (realistic streams: busy hours, silent
-//! members, duplicates, late arrivals).
+//! Events come from the specs' seeded generator, tests/common/events.rs (realistic streams:
+//! busy hours, silent members, duplicates, late arrivals).
 
 use chrono::{TimeZone, Utc};
 use drumbeat::channel::{ConsoleSink, Options};
@@ -44,15 +44,13 @@ fn communities() -> Communities {
     )))
 }
 
+#[allow(dead_code)]
+#[path = "../tests/common/events.rs"]
+mod generator;
+
 fn generated(members: u32, days: u32, seed: u32) -> Vec<Event> {
-    let out = std::process::Command::new("python3")
-        .arg(root().join("../shared/tools/gen_events.py"))
-        .args(["--community", "tea-club", "--members", &members.to_string()])
-        .args(["--days", &days.to_string(), "--start", "2026-12-01"])
-        .args(["--tz", "Asia/Shanghai", "--seed", &seed.to_string()])
-        .output()
-        .expect("python3 runs the generator");
-    read_any(&String::from_utf8(out.stdout).unwrap()).expect("valid events")
+    let lines = generator::Stream::new("tea-club", members, days, u64::from(seed)).lines();
+    read_any(&lines.join("\n")).expect("valid events")
 }
 
 async fn fresh_store(dir: &tempfile::TempDir) -> store::AnyStore {

@@ -208,17 +208,13 @@ impl Daemon {
         log_level: &str,
     ) -> Daemon {
         let spawned = Instant::now();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_drumbeat"))
+        let mut child = crate::common::command()
             .arg("run")
             .arg(path)
             .args(["--store", store, "--start-at", start_at])
             .args(["--speed", &speed.to_string(), "--log-format", "json"])
             .args(extra)
             .current_dir(dir)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("TZ", "UTC")
-            .env("NO_COLOR", "1")
             .env("DRUMBEAT_LOG", log_level)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -301,36 +301,7 @@ async fn picture(s: &Server) -> Vec<serde_json::Value> {
 async fn a_hundred_clients_end_where_one_client_sending_in_order_ends() {
     // 500 members over 30 days: ~18,500 events with duplicates and late arrivals, each
     // sent six times over (a forwarder retrying hard): over 100,000 posted by 100 clients.
-    let text = std::process::Command::new("python3")
-        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/gen_events.py"))
-        .args([
-            "--community",
-            "tea-club",
-            "--members",
-            "500",
-            "--days",
-            "30",
-        ])
-        .args([
-            "--start",
-            "2026-12-01",
-            "--tz",
-            "Asia/Shanghai",
-            "--seed",
-            "11",
-        ])
-        .output()
-        .expect("python3 runs the event generator");
-    assert!(
-        text.status.success(),
-        "{}",
-        String::from_utf8_lossy(&text.stderr)
-    );
-    let lines: Vec<String> = String::from_utf8(text.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let lines = crate::common::events::Stream::new("tea-club", 500, 30, 11).lines();
     // Every event six times: once as generated and five more times as repeats.
     let mut stream: Vec<&str> = Vec::new();
     for round in 0..6 {
@@ -417,4 +388,26 @@ async fn a_hundred_clients_end_where_one_client_sending_in_order_ends() {
         );
     }
     assert_eq!(picture(&sequential).await, concurrent);
+}
+
+#[test]
+fn the_generated_stream_is_the_same_for_the_same_seed_and_varied_within() {
+    use crate::common::events::Stream;
+    let a = Stream::new("c", 200, 10, 5).lines();
+    assert_eq!(a, Stream::new("c", 200, 10, 5).lines());
+    assert_ne!(a, Stream::new("c", 200, 10, 6).lines());
+    let events: Vec<serde_json::Value> =
+        a.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let count = |t: &str| events.iter().filter(|e| e["type"] == t).count();
+    assert!(count("join") >= 200, "{}", count("join"));
+    assert!(count("checkin") > 100, "{}", count("checkin"));
+    assert!(count("message") > 100, "{}", count("message"));
+    let ids: std::collections::HashSet<&str> =
+        events.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert!(ids.len() < events.len(), "some events are sent twice");
+    let out_of_order = events
+        .windows(2)
+        .filter(|w| w[0]["at"].as_str() > w[1]["at"].as_str())
+        .count();
+    assert!(out_of_order > 0, "some arrive out of order");
 }

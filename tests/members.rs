@@ -803,9 +803,16 @@ templates:
     let args = ["--store", "sqlite://./state.db"];
     let out = drumbeat_in(
         dir.path(),
-        ["event", "limited.yaml", "--input", "e.jsonl"]
-            .into_iter()
-            .chain(args),
+        [
+            "event",
+            "limited.yaml",
+            "--input",
+            "e.jsonl",
+            "--now",
+            "2026-12-01T08:00:00+08:00",
+        ]
+        .into_iter()
+        .chain(args),
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     let (code, stdout, stderr) = crate::common::spawn_in(

@@ -34,13 +34,11 @@ templates:
     let store_url = format!("sqlite://{}", dir.path().join("state.db").display());
     let log = std::fs::File::create(dir.path().join("log.txt")).unwrap();
     // 1.5 s before the instant on a real-time clock: past the moment of claiming.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_drumbeat"))
+    let mut child = crate::common::command()
         .args(["run", "--no-watch", "--speed", "1"])
         .args(["--start-at", "2026-12-01T07:59:58.5+08:00"])
         .args(["--store", &store_url])
         .arg(&playbook)
-        .env_clear()
-        .env("TZ", "UTC")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)

@@ -1,7 +1,6 @@
 //! Specs for `send`: one message now through a real channel.
 
 use std::path::Path;
-use std::process::Command;
 
 const PLAYBOOK: &str = r#"version: 1
 community: { id: snd, name: 晨读会, kind: service, timezone: Asia/Shanghai }
@@ -20,11 +19,10 @@ templates:
 fn send(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let playbook = dir.join("p.yaml");
     std::fs::write(&playbook, PLAYBOOK).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_drumbeat"))
+    let out = crate::common::command()
         .arg("send")
         .arg(&playbook)
         .args(args)
-        .env_clear()
         .envs(env.iter().copied())
         .output()
         .expect("drumbeat runs");

@@ -7,7 +7,6 @@ use crate::runtime::delivery::Communities;
 use crate::runtime::intake::{Intake, Refusal};
 use crate::runtime::program::{self, Build};
 use crate::store::{self, DEFAULT_URL, Store};
-use chrono::Utc;
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
@@ -38,9 +37,17 @@ pub struct Args {
     /// Read events from this file instead of standard input.
     #[arg(long)]
     pub input: Option<PathBuf>,
+    /// The instant the events are taken in at (RFC 3339), instead of the system clock:
+    /// messages they cause are due then. For backfills and rehearsals.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
 }
 
 pub fn run(args: Args) -> ExitCode {
+    let now = match crate::cli::common::time_option("--now", args.now.as_deref(), chrono_tz::UTC) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
     let text = match &args.input {
         Some(path) => std::fs::read_to_string(path)
             .map_err(|e| usage(&format!("cannot read {}: {e}", path.display()))),
@@ -99,7 +106,6 @@ pub fn run(args: Args) -> ExitCode {
                 return ExitCode::from(1);
             }
         };
-        let now = Utc::now();
         let kept: Vec<(String, String, String)> = loaded
             .communities
             .iter()

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod events;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -16,6 +18,25 @@ pub struct Output {
 /// The project's root folder.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A `drumbeat` command with the tests' fixed environment: no colour, UTC as the machine's
+/// zone (the engine must not depend on it), no inherited secrets. libfaketime's variables go
+/// through, so the whole suite can be run as if on another date:
+/// `FAKETIME='+3y' LD_PRELOAD=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 target/debug/deps/lib-*`.
+pub fn command() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_drumbeat"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("TZ", "UTC")
+        .env("NO_COLOR", "1");
+    for (k, v) in std::env::vars_os() {
+        let k_str = k.to_string_lossy();
+        if k_str == "LD_PRELOAD" || k_str.starts_with("FAKETIME") {
+            cmd.env(k, v);
+        }
+    }
+    cmd
 }
 
 /// Runs `drumbeat` with `args` in the project root, with a fixed environment: no colour,
@@ -33,13 +54,9 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    let out = Command::new(env!("CARGO_BIN_EXE_drumbeat"))
+    let out = command()
         .args(args)
         .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("TZ", "UTC")
-        .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .output()
         .expect("drumbeat runs");
@@ -74,13 +91,9 @@ where
     );
     let stdout = dir.join(format!(".drumbeat-{stamp}.out"));
     let stderr = dir.join(format!(".drumbeat-{stamp}.err"));
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_drumbeat"));
+    let mut cmd = command();
     cmd.args(args)
         .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("TZ", "UTC")
-        .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&stdout).expect("stdout file"))
         .stderr(std::fs::File::create(&stderr).expect("stderr file"));
