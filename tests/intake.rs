@@ -411,3 +411,61 @@ fn the_generated_stream_is_the_same_for_the_same_seed_and_varied_within() {
         .count();
     assert!(out_of_order > 0, "some arrive out of order");
 }
+
+/// Four connections posting batches of 100 back to back: every request is answered within
+/// a bounded wait, even the one whose turn it was to write a group while the others kept
+/// coming (it used to be held until they all went quiet).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn four_busy_connections_each_get_every_answer_within_a_bounded_wait() {
+    let lines = crate::common::events::Stream::new("tea-club", 2000, 30, 23).lines();
+    let batches: Vec<String> = lines
+        .chunks(100)
+        .map(|c| format!("[{}]", c.join(",")))
+        .collect();
+    let s = start().await;
+    let (batches, next) = (
+        Arc::new(batches),
+        Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+    );
+    // New events in every batch (duplicates would be written too quickly for the others
+    // to keep a writer busy): 679 batches, of which eight seconds post a few hundred.
+    let until = std::time::Instant::now() + Duration::from_secs(8);
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        let (batches, next, base) = (batches.clone(), next.clone(), s.base.clone());
+        clients.push(tokio::spawn(async move {
+            let client = client();
+            let mut waits = Vec::new();
+            while std::time::Instant::now() < until {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let batch = &batches[i % batches.len()];
+                let sent = std::time::Instant::now();
+                let res = client
+                    .post(&base)
+                    .header("authorization", bearer().unwrap())
+                    .body(batch.clone())
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(res.status().as_u16(), 200);
+                res.bytes().await.unwrap();
+                waits.push(sent.elapsed());
+            }
+            waits
+        }));
+    }
+    let mut waits = Vec::new();
+    for c in clients {
+        waits.extend(c.await.unwrap());
+    }
+    waits.sort();
+    let longest = *waits.last().unwrap();
+    eprintln!("{} requests; the longest waited {longest:?}", waits.len());
+    assert!(waits.len() >= 40, "only {} requests", waits.len());
+    assert!(
+        longest < Duration::from_secs(2),
+        "a request waited {longest:?} for its answer ({} requests, median {:?})",
+        waits.len(),
+        waits[waits.len() / 2]
+    );
+}

@@ -21,7 +21,7 @@ use chrono::{DateTime, Days, TimeDelta, Utc};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
-use tokio::sync::{Mutex, oneshot};
+use tokio::sync::{Mutex, MutexGuard, Notify, oneshot};
 
 /// What taking a batch did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -63,9 +63,11 @@ impl From<StoreError> for Refusal {
 pub struct Intake<S> {
     store: S,
     communities: Communities,
-    states: Mutex<HashMap<(String, String), State>>,
+    states: Mutex<States>,
     /// Batches waiting to be written, with where to answer.
     waiting: std::sync::Mutex<Vec<Waiting>>,
+    /// Hands the batches left waiting after a group to one of their callers.
+    turn: Notify,
     /// Communities whose every member's state is in `states`.
     warm: std::sync::Mutex<HashSet<String>>,
     /// Told of each message recorded, so its channel's worker wakes for it.
@@ -73,6 +75,9 @@ pub struct Intake<S> {
 }
 
 type Waiting = (Vec<Event>, oneshot::Sender<Result<Receipt, String>>);
+
+/// Members' states, by community and member.
+type States = HashMap<(String, String), State>;
 
 /// Wakes the worker of a queue for a row due at an instant.
 pub type Waker = Arc<dyn Fn(&Queue, DateTime<Utc>) + Send + Sync>;
@@ -84,6 +89,7 @@ impl<S: Store> Intake<S> {
             communities,
             states: Mutex::new(HashMap::new()),
             waiting: std::sync::Mutex::new(Vec::new()),
+            turn: Notify::new(),
             warm: std::sync::Mutex::new(HashSet::new()),
             waker: None,
         }
@@ -99,58 +105,77 @@ impl<S: Store> Intake<S> {
     ///
     /// Batches that arrive while another is being written wait and are then written
     /// together, in arrival order, in one transaction (group commit): a hundred clients
-    /// posting at once cost a handful of disk flushes, not a hundred.
+    /// posting at once cost a handful of disk flushes, not a hundred. Whoever writes a group
+    /// takes every batch waiting, answers, and leaves: the batches that came meanwhile are
+    /// handed to one of their own callers, so no request waits longer than the group being
+    /// written and the next, however many keep arriving.
     pub async fn take(&self, events: Vec<Event>, now: DateTime<Utc>) -> Result<Receipt, Refusal> {
         let communities = self.communities.read().expect("communities lock").clone();
         self.check(&events, &communities).await?;
-        let (reply, answer) = oneshot::channel();
-        self.waiting
-            .lock()
-            .expect("waiting lock")
-            .push((events, reply));
-        self.write_waiting(now).await;
-        match answer.await {
-            Ok(Ok(r)) => Ok(r),
-            Ok(Err(e)) => Err(Refusal::Failed(e)),
-            Err(_) => Err(Refusal::Failed("the intake stopped".into())),
+        let (reply, mut answer) = oneshot::channel();
+        let mut states = self.queue((events, reply));
+        loop {
+            if let Some(states) = states.take() {
+                self.write_group(states, now).await;
+            }
+            tokio::select! {
+                biased;
+                a = &mut answer => {
+                    return match a {
+                        Ok(Ok(r)) => Ok(r),
+                        Ok(Err(e)) => Err(Refusal::Failed(e)),
+                        Err(_) => Err(Refusal::Failed("the intake stopped".into())),
+                    };
+                }
+                // Handed the batches left waiting: write them, unless someone already is.
+                _ = self.turn.notified() => states = self.states.try_lock().ok(),
+            }
         }
     }
 
-    /// Writes every batch waiting, round after round, unless the states are busy: then
-    /// whoever holds them does, since everyone who lets the states go looks for batches
-    /// left waiting. Waiters never queue on the lock itself: under a hundred clients that
-    /// queue costs more than the writing.
+    /// Adds a batch to those waiting, and answers the states if nobody is writing: then the
+    /// caller writes. Both happen under the queue's lock, which a writer takes after letting
+    /// the states go, so a batch is always either seen by that writer or written by its
+    /// own caller.
+    fn queue(&self, batch: Waiting) -> Option<MutexGuard<'_, States>> {
+        let mut waiting = self.waiting.lock().expect("waiting lock");
+        waiting.push(batch);
+        self.states.try_lock().ok()
+    }
+
+    /// Writes the batches waiting, unless someone holds the states: then they will, since
+    /// whoever lets the states go looks for batches left waiting.
     async fn write_waiting(&self, now: DateTime<Utc>) {
-        loop {
-            let Ok(mut states) = self.states.try_lock() else {
-                return;
-            };
-            loop {
-                let batches = std::mem::take(&mut *self.waiting.lock().expect("waiting lock"));
-                if batches.is_empty() {
-                    break;
-                }
-                let communities = self.communities.read().expect("communities lock").clone();
-                let (events, replies): (Vec<_>, Vec<_>) = batches.into_iter().unzip();
-                match self.apply(&mut states, &communities, events, now).await {
-                    Ok(receipts) => {
-                        for (reply, r) in replies.into_iter().zip(receipts) {
-                            let _ = reply.send(Ok(r));
-                        }
+        if let Ok(states) = self.states.try_lock() {
+            self.write_group(states, now).await;
+        }
+    }
+
+    /// Writes one group: every batch waiting. Then, if more came meanwhile, wakes one of
+    /// their callers to write the next group (waiters never queue on the states lock
+    /// itself: under a hundred clients that queue costs more than the writing).
+    async fn write_group(&self, mut states: MutexGuard<'_, States>, now: DateTime<Utc>) {
+        let batches = std::mem::take(&mut *self.waiting.lock().expect("waiting lock"));
+        if !batches.is_empty() {
+            let communities = self.communities.read().expect("communities lock").clone();
+            let (events, replies): (Vec<_>, Vec<_>) = batches.into_iter().unzip();
+            match self.apply(&mut states, &communities, events, now).await {
+                Ok(receipts) => {
+                    for (reply, r) in replies.into_iter().zip(receipts) {
+                        let _ = reply.send(Ok(r));
                     }
-                    Err(e) => {
-                        let e = e.to_string();
-                        for reply in replies {
-                            let _ = reply.send(Err(e.clone()));
-                        }
+                }
+                Err(e) => {
+                    let e = e.to_string();
+                    for reply in replies {
+                        let _ = reply.send(Err(e.clone()));
                     }
                 }
             }
-            drop(states);
-            // A batch may have come between the last look and letting go.
-            if self.waiting.lock().expect("waiting lock").is_empty() {
-                return;
-            }
+        }
+        drop(states);
+        if !self.waiting.lock().expect("waiting lock").is_empty() {
+            self.turn.notify_one();
         }
     }
 
