@@ -509,3 +509,52 @@ fn fuzz_corpus_replays_cleanly() {
         dir.display()
     );
 }
+
+/// A named pipe with a playbook's name: opening it for reading would wait for a writer
+/// forever. Only regular files are read; the pipe is named in a diagnostic and the rest of
+/// the folder is still checked.
+#[test]
+fn a_named_pipe_named_like_a_playbook_is_refused_without_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("good.yaml"), valid_playbook()).unwrap();
+    let fifo = dir.path().join("p.yaml");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+    for args in [vec!["validate", "."], vec!["validate", "p.yaml"]] {
+        let mut child = crate::common::command()
+            .args(&args)
+            .args(["--format", "json"])
+            .current_dir(dir.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A hang shows as no exit at all; a minute is far beyond any real run.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("`drumbeat {}` hangs on a named pipe", args.join(" "));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "unusable input: {out:?}");
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let diags = v["diagnostics"].as_array().unwrap();
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(diags[0]["code"], "io");
+        assert!(
+            diags[0]["file"].as_str().unwrap().ends_with("p.yaml"),
+            "{diags:?}"
+        );
+        let message = diags[0]["message"].as_str().unwrap();
+        assert!(
+            message.contains("p.yaml") && message.contains("named pipe"),
+            "{message}"
+        );
+    }
+}

@@ -539,6 +539,92 @@ async fn webhook_body_template_that_fails_is_permanent() {
     assert!(s.seen().is_empty(), "nothing is sent");
 }
 
+/// Member names that would break out of a JSON string if pasted into the body as they are.
+const HOSTILE_NAMES: &[&str] = &[
+    r##"x", "channel": "#admins", "icon_url": "http://evil/x.png"##,
+    "\"",
+    "back\\slash\nnew line\ttab \u{7} bell </script>",
+];
+
+#[tokio::test]
+async fn webhook_json_body_keeps_each_value_inside_its_string() {
+    let s = Server::start(reply(200, "")).await;
+    // The same text written inside quotes (escaped for us) and with `tojson` (escaped once).
+    let p = playbook(
+        "  quoted:\n    type: webhook\n    url: \"${U}\"\n    body: '{\"text\": \"{{ message }}\", \"channel\": \"#general\"}'\n  tojson:\n    type: webhook\n    url: \"${U}\"\n    body: '{\"text\": {{ message | tojson }}, \"channel\": \"#general\"}'\n",
+    );
+    let env = [("U", format!("{}/hook", s.base))];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for id in ["quoted", "tojson"] {
+        let ch = build(&p, id, &env);
+        for name in HOSTILE_NAMES {
+            sent(&ch.send(&message(name)).await);
+        }
+    }
+    let seen = s.seen();
+    assert_eq!(seen.len(), 2 * HOSTILE_NAMES.len());
+    for (r, name) in seen.iter().zip(HOSTILE_NAMES.iter().cycle()) {
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        let text = String::from_utf8(r.body.clone()).unwrap();
+        let body: serde_json::Map<String, Value> =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        // Exactly two fields (a second `channel` would parse, the last one winning).
+        assert_eq!(text.matches("\"channel\"").count(), 1, "{text}");
+        assert_eq!(
+            Value::Object(body),
+            json!({ "text": name, "channel": "#general" })
+        );
+    }
+}
+
+#[tokio::test]
+async fn webhook_json_body_that_does_not_parse_once_rendered_is_refused_unsent() {
+    let s = Server::start(reply(200, "")).await;
+    // `safe` turns the escaping off: the quote breaks the JSON.
+    let p = playbook(
+        "  hook:\n    type: webhook\n    url: \"${U}\"\n    body: '{\"text\": \"{{ message | safe }}\"}'\n",
+    );
+    let ch = build(&p, "hook", &[("U", &format!("{}/x", s.base))]);
+    let reason = permanent(&ch.send(&message("say \"hi\"")).await).to_string();
+    assert!(
+        reason.contains("is not valid JSON once rendered"),
+        "{reason}"
+    );
+    assert!(s.seen().is_empty(), "nothing is sent");
+}
+
+#[tokio::test]
+async fn secrets_echoed_percent_form_or_json_encoded_are_redacted() {
+    let s = Server::start(reply(200, "")).await;
+    let p = playbook("  hook: { type: webhook, url: \"${U}\", headers: { X-Token: \"${T}\" } }\n");
+    let url = format!("{}/hook?key=k3y/with+plus=飞书", s.base);
+    let token = "hdr tok/en+Value=";
+    // What platforms echo: the query value percent-encoded (either case of hex), the header
+    // form-encoded, and both JSON-escaped (`\/`, `\uXXXX`) as PHP and Python write them.
+    let echoes = [
+        "k3y%2Fwith%2Bplus%3D%E9%A3%9E%E4%B9%A6",
+        "k3y%2fwith%2bplus%3d%e9%a3%9e%e4%b9%a6",
+        r"k3y\/with+plus=\u98de\u4e66",
+        "hdr+tok%2Fen%2BValue%3D",
+        r"hdr tok\/en+Value=",
+    ];
+    s.then(reply(
+        400,
+        &format!(
+            "{{\"error\":\"bad key\",\"echo\":\"{}\"}}",
+            echoes.join(" ")
+        ),
+    ));
+    let ch = build(&p, "hook", &[("U", &url), ("T", token)]);
+    let out = ch.send(&message("x")).await;
+    let shown = format!("{}\n{}", permanent(&out), out.answer().unwrap());
+    for e in echoes {
+        assert!(!shown.contains(e), "`{e}` is shown: {shown}");
+    }
+    assert!(shown.contains("bad key"), "the rest is kept: {shown}");
+    assert_eq!(shown.matches("***").count(), echoes.len(), "{shown}");
+}
+
 // ---------------------------------------------------------------------------------------
 // Classification, for every HTTP channel.
 

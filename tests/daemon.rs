@@ -1130,3 +1130,111 @@ fn all_at_eight(
     write(&file, &playbook(name, &chans, &slots));
     (file, all)
 }
+
+// ---------------------------------------------------------------------------------------
+// Hostile files among the playbooks.
+
+/// A playbook of community `id` on the console, firing every minute.
+fn every_minute(id: &str, template: &str) -> String {
+    playbook(
+        id,
+        "  out: { type: console }\n",
+        &format!("    - {{ id: tick, cron: \"* * * * *\", template: {template} }}\n"),
+    )
+}
+
+/// A loopback port nothing listens on yet.
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    l.local_addr().unwrap().port()
+}
+
+/// `GET /healthz` on `port`: the JSON answer, or `None` while nothing answers.
+fn healthz(port: u16) -> Option<serde_json::Value> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).ok()?;
+    let body = &answer[answer.find('{')?..=answer.rfind('}')?];
+    serde_json::from_str(body).ok()
+}
+
+/// A named pipe appears beside the playbooks: the reload it causes refuses it at once
+/// (opening it would wait for a writer forever), the daemon keeps ticking, and SIGTERM stops
+/// it.
+#[test]
+fn a_named_pipe_among_the_playbooks_does_not_freeze_the_daemon() {
+    let dir = folder();
+    let pb = dir.path().join("playbooks");
+    std::fs::create_dir(&pb).unwrap();
+    write(&pb.join("club.yaml"), &every_minute("club", "t"));
+    let port = free_port();
+    let d = Daemon::start(
+        dir.path(),
+        &pb,
+        &store_url(dir.path()),
+        "2026-12-01T07:59:30+08:00",
+        60.0,
+        &["--listen", &format!("127.0.0.1:{port}")],
+    );
+    let last_tick = || {
+        healthz(port)
+            .and_then(|h| h["last_tick"].as_str().map(instant))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    };
+    d.wait_for("the first tick", || last_tick() > DateTime::<Utc>::MIN_UTC);
+
+    let pipe = std::ffi::CString::new(pb.join("p.yaml").to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(pipe.as_ptr(), 0o600) }, 0, "mkfifo");
+    d.wait_for("the pipe to be refused", || {
+        d.logged("reload refused").iter().any(|l| {
+            l["file"].as_str().is_some_and(|f| f.ends_with("p.yaml"))
+                && l["diagnostics"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("named pipe"))
+        })
+    });
+    let refused = last_tick();
+    d.wait_for("a tick after the refusal", || last_tick() > refused);
+    assert_eq!(
+        healthz(port).map(|h| h["playbooks"].clone()),
+        Some(serde_json::json!(1)),
+        "the running playbook stays"
+    );
+    assert!(d.stop().success(), "{}", d.tail());
+}
+
+/// A playbook that is a symbolic link to a file kept elsewhere (as configuration tools
+/// deploy them): editing the file it points to reloads it.
+#[test]
+fn editing_the_target_of_a_linked_playbook_reloads_it() {
+    let dir = folder();
+    let pb = dir.path().join("playbooks");
+    let kept = dir.path().join("kept-elsewhere");
+    std::fs::create_dir(&pb).unwrap();
+    std::fs::create_dir(&kept).unwrap();
+    let target = kept.join("club.yaml");
+    write(&target, &every_minute("club", "t"));
+    std::os::unix::fs::symlink(&target, pb.join("club.yaml")).unwrap();
+    let d = Daemon::start(
+        dir.path(),
+        &pb,
+        &store_url(dir.path()),
+        "2026-12-01T07:59:30+08:00",
+        60.0,
+        &[],
+    );
+    d.wait_for("the start", || !d.logged("running").is_empty());
+    write(
+        &target,
+        &every_minute("club", "t").replace("\"{{ slot }}\"", "\"v2 {{ slot }}\""),
+    );
+    d.wait_for("the edit to be noticed", || {
+        !d.logged("playbook replaced").is_empty()
+    });
+    assert!(d.stop().success(), "{}", d.tail());
+}

@@ -82,3 +82,76 @@ fn an_unreachable_platform_is_reported_as_worth_a_retry() {
     );
     assert!(stderr.contains("refused"), "{stderr}");
 }
+
+/// An `exec` program gets a clean environment: the basics a program needs and the variables
+/// its own channel names, never the daemon's other secrets.
+#[test]
+fn an_exec_program_sees_only_what_its_channel_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("plugin.sh");
+    std::fs::write(&script, "env > \"$1\"\n").unwrap();
+    let seen = tmp.path().join("env.txt");
+    let playbook = tmp.path().join("p.yaml");
+    std::fs::write(
+        &playbook,
+        r#"version: 1
+community: { id: plug, name: 插件群, kind: service, timezone: Asia/Shanghai }
+channels:
+  plug: { type: exec, command: [sh, "${PLUGIN_SCRIPT}", "${PLUGIN_OUT}"] }
+  other: { type: slack, webhook: "${OTHER_WEBHOOK}" }
+default_channel: plug
+content:
+  slots:
+    - { id: morning, at: "07:00", template: morning }
+templates:
+  morning: 早上好
+"#,
+    )
+    .unwrap();
+    let out = crate::common::command()
+        .arg("send")
+        .arg(&playbook)
+        .args(["--channel", "plug"])
+        .env("PLUGIN_SCRIPT", &script)
+        .env("PLUGIN_OUT", &seen)
+        .env(
+            "OTHER_WEBHOOK",
+            "http://127.0.0.1:9/other-channel-hook-secret",
+        )
+        .env("DRUMBEAT_EVENTS_TOKEN", "events-token-secret")
+        .env("DRUMBEAT_EVENTS_SECRET", "events-signing-secret")
+        .env("LANG", "C.UTF-8")
+        .output()
+        .expect("drumbeat runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let env = std::fs::read_to_string(&seen).unwrap();
+    let names: Vec<&str> = env
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, _)| k)
+        .collect();
+    for hidden in [
+        "DRUMBEAT_EVENTS_TOKEN",
+        "DRUMBEAT_EVENTS_SECRET",
+        "OTHER_WEBHOOK",
+        "NO_COLOR",
+    ] {
+        assert!(
+            !names.contains(&hidden),
+            "the program sees {hidden}:\n{env}"
+        );
+    }
+    assert!(!env.contains("secret"), "{env}");
+    for given in ["PATH", "TZ", "LANG", "PLUGIN_SCRIPT", "PLUGIN_OUT"] {
+        assert!(names.contains(&given), "the program lacks {given}:\n{env}");
+    }
+    assert!(
+        env.contains(&format!("PLUGIN_OUT={}", seen.display())),
+        "{env}"
+    );
+}

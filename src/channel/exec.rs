@@ -4,6 +4,10 @@
 //! `community` {`id`, `name`}, `message`) followed by a newline. Exit status 0 means sent,
 //! 75 (EX_TEMPFAIL) means try again later, anything else means refused for good. A program
 //! still running after the timeout is killed and the message retried.
+//!
+//! The program starts with a clean environment: [`PASSED_THROUGH`] and the variables its own
+//! `command` names with `${NAME}`, nothing else. The daemon's environment holds every
+//! channel's secrets and the events token; a plug-in gets only what its channel declares.
 
 use super::env::Resolver;
 use super::{Answer, Channel, Outgoing, Secret, SendFuture, SendOutcome};
@@ -16,6 +20,10 @@ use tokio::io::AsyncWriteExt;
 
 /// The exit status that asks for a retry (EX_TEMPFAIL in sysexits.h).
 pub const EXIT_RETRY: i32 = 75;
+
+/// What any program needs to find programs, write temporary files and read text and times
+/// as the machine does; none of it is secret. Passed on when the engine has it.
+pub const PASSED_THROUGH: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR"];
 
 /// One word of the command: shown as written, or hidden when it came from the environment.
 #[derive(Clone)]
@@ -45,6 +53,8 @@ impl fmt::Debug for Word {
 #[derive(Debug)]
 pub(crate) struct Exec {
     command: Vec<Word>,
+    /// The program's whole environment.
+    env: Vec<(String, Word)>,
     timeout: Duration,
     secrets: Vec<Secret>,
 }
@@ -67,10 +77,28 @@ impl Exec {
         if words.is_empty() {
             return None;
         }
+        let mut secrets = cx.secrets();
+        let mut env: Vec<(String, Word)> = Vec::new();
+        for name in PASSED_THROUGH {
+            if let Some(v) = cx.variable(name) {
+                env.push((name.to_string(), Word::Plain(v)));
+            }
+        }
+        for name in command.iter().flat_map(|w| super::env::names(&w.raw.value)) {
+            if let Some(v) = cx.variable(name) {
+                let v = Secret::new(v);
+                // A word may hold more than the variable (`--token=${T}`): the value alone is
+                // secret too.
+                secrets.push(v.clone());
+                env.retain(|(k, _)| k != name);
+                env.push((name.to_string(), Word::Secret(v)));
+            }
+        }
         Some(Exec {
             command: words,
+            env,
             timeout,
-            secrets: cx.secrets(),
+            secrets,
         })
     }
 
@@ -83,6 +111,8 @@ impl Exec {
         input.push(b'\n');
         let mut cmd = tokio::process::Command::new(self.command[0].value());
         cmd.args(self.command[1..].iter().map(Word::value))
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v.value())))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -3,12 +3,15 @@
 //! The body is a template rendered with `message` (the text), `fire` (`key`, `source`, `at`
 //! as RFC 3339 UTC) and `community`; without one it is the JSON object
 //! `{"message":…,"fire":{"key":…,"source":…,"at":…},"community":{"id":…,"name":…}}`.
-//! `Content-Type` is `application/json` unless the headers set one. Messages are not split.
+//! `Content-Type` is `application/json` unless the headers set one. A body sent as JSON gets
+//! its values JSON-escaped and is sent only if it parses ([`crate::template::Body`]).
+//! Messages are not split.
 
 use super::env::Resolver;
 use super::http::Target;
 use super::{Channel, Options, Outgoing, SendFuture, SendOutcome};
 use crate::playbook::model::{EnvString, Playbook, Template};
+use crate::template::{Body, BodyError};
 use indexmap::IndexMap;
 use reqwest::Method;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
@@ -18,7 +21,7 @@ pub(crate) struct Webhook {
     target: Target,
     method: Method,
     headers: HeaderMap,
-    body: Option<minijinja::Environment<'static>>,
+    body: Option<Body>,
     community: minijinja::Value,
     community_id: String,
     community_name: String,
@@ -31,7 +34,7 @@ impl fmt::Debug for Webhook {
             .field("target", &self.target)
             .field("method", &self.method)
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
-            .field("templated_body", &self.body.is_some())
+            .field("body", &self.body)
             .finish()
     }
 }
@@ -72,16 +75,18 @@ impl Webhook {
                 Err(_) => cx.invalid(&field, value, "holds characters a header cannot carry"),
             }
         }
-        let env = body.and_then(|t| {
-            let mut env = crate::template::environment(&p.community.locale);
-            match env.add_template_owned("body", t.source.clone()) {
-                Ok(()) => Some(env),
+        let content_type = map.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let json =
+            crate::template::body::is_json(content_type) && method.as_ref().is_some_and(sends_body);
+        let body = body.and_then(
+            |t| match Body::compile(&t.source, &p.community.locale, json) {
+                Ok(b) => Some(b),
                 Err(e) => {
                     cx.invalid_at("body", t.origin.span, format!("does not compile: {e}"));
                     None
                 }
-            }
-        });
+            },
+        );
         let (mut target, method) = (target?, method?);
         if cx.failed() {
             return None;
@@ -91,35 +96,21 @@ impl Webhook {
             target,
             method,
             headers: map,
-            body: env,
+            body,
             community: crate::template::community_value(p),
             community_id: p.community.id.value.as_str().to_string(),
             community_name: p.community.name.clone(),
         })
     }
 
-    fn render(&self, msg: &Outgoing) -> Result<String, String> {
+    fn render(&self, msg: &Outgoing) -> Result<String, BodyError> {
         let fire = serde_json::json!({
             "key": msg.key,
             "source": msg.source,
             "at": msg.at_rfc3339(),
         });
         match &self.body {
-            Some(env) => {
-                let t = env.get_template("body").map_err(|e| e.to_string())?;
-                let ctx = minijinja::context! {
-                    message => msg.text.as_str(),
-                    fire => minijinja::Value::from(minijinja::value::Serde(&fire)),
-                    community => self.community.clone(),
-                };
-                t.render(ctx).map_err(|e| {
-                    let mut m = e.kind().to_string();
-                    if let Some(d) = e.detail() {
-                        m = format!("{m}: {d}");
-                    }
-                    m
-                })
-            }
+            Some(b) => b.render(&msg.text, &fire, self.community.clone()),
             None => Ok(serde_json::json!({
                 "message": msg.text,
                 "fire": fire,
@@ -128,6 +119,11 @@ impl Webhook {
             .to_string()),
         }
     }
+}
+
+/// Whether requests of this method carry the body (`GET` and `HEAD` do not).
+fn sends_body(m: &Method) -> bool {
+    m != Method::GET && m != Method::HEAD
 }
 
 impl Channel for Webhook {
@@ -140,12 +136,13 @@ impl Channel for Webhook {
             let t = &self.target;
             let body = match self.render(msg) {
                 Ok(b) => b,
+                // Nothing is sent: a broken body would only be refused, or misread.
                 Err(e) => {
-                    return SendOutcome::permanent(format!("the body template failed: {e}"))
+                    return SendOutcome::permanent(format!("{e}; nothing was sent"))
                         .scrubbed(&t.secrets);
                 }
             };
-            let with_body = self.method != Method::GET && self.method != Method::HEAD;
+            let with_body = sends_body(&self.method);
             let mut headers = self.headers.clone();
             if with_body && !headers.contains_key(CONTENT_TYPE) {
                 headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

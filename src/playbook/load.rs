@@ -102,8 +102,14 @@ fn read_file(path: &Path) -> Result<Vec<u8>, Diagnostic> {
             format!("cannot read {}: {e}", path.display()),
         )
     };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let len = file.metadata().map_err(io)?.len();
+    // Only regular files: opening a named pipe waits for a writer, forever; a device may
+    // never end. The type is checked before opening, and again on the opened file in case
+    // the path was swapped in between; the open itself never waits.
+    regular(path, &std::fs::metadata(path).map_err(io)?)?;
+    let file = open_without_waiting(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    regular(path, &meta)?;
+    let len = meta.len();
     if len > MAX_FILE_BYTES {
         return Err(Diagnostic::without_span(
             Code::TooLarge,
@@ -121,6 +127,56 @@ fn read_file(path: &Path) -> Result<Vec<u8>, Diagnostic> {
         .read_to_end(&mut bytes)
         .map_err(io)?;
     Ok(bytes)
+}
+
+/// Refuses anything but a regular file (or a link to one), saying what it is.
+fn regular(path: &Path, meta: &std::fs::Metadata) -> Result<(), Diagnostic> {
+    if meta.is_file() {
+        return Ok(());
+    }
+    let t = meta.file_type();
+    #[cfg(unix)]
+    let what = {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            "a named pipe (FIFO)"
+        } else if t.is_socket() {
+            "a socket"
+        } else if t.is_char_device() || t.is_block_device() {
+            "a device"
+        } else if t.is_dir() {
+            "a folder"
+        } else {
+            "something other than a file"
+        }
+    };
+    #[cfg(not(unix))]
+    let what = if t.is_dir() {
+        "a folder"
+    } else {
+        "something other than a file"
+    };
+    Err(Diagnostic::without_span(
+        Code::Io,
+        path,
+        format!(
+            "{} is {what}, not a playbook file: only regular files are read",
+            path.display()
+        ),
+    ))
+}
+
+/// Opens for reading without waiting: `O_NONBLOCK` makes opening a named pipe return at
+/// once (and changes nothing for a regular file).
+fn open_without_waiting(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    options.open(path)
 }
 
 /// Loads one file's bytes; `path` is only used to name it.

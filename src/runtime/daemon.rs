@@ -13,7 +13,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use tokio::sync::{mpsc, watch};
 
@@ -215,8 +215,8 @@ pub async fn run(
         }
         None => None,
     };
-    let _watcher = if config.watch {
-        match watch_files(&config.paths, control_tx) {
+    let mut watcher = if config.watch {
+        match Watch::start(&config.paths, control_tx) {
             Ok(w) => Some(w),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot watch the playbook files; reload with SIGHUP");
@@ -295,6 +295,9 @@ pub async fn run(
                         break;
                     }
                     daemon.reload().await;
+                    if let Some(w) = &mut watcher {
+                        w.follow_links(&daemon.config.paths);
+                    }
                 }
                 Some(Control::Stop) | None => break,
             }
@@ -468,37 +471,98 @@ fn hold_store(url: &str) -> Result<Option<std::fs::File>, Failure> {
     Ok(Some(file))
 }
 
-/// Watches the playbook files and folders; any change to a `*.yaml`/`*.yml` asks for a
-/// reload. Files are watched through their folder, so an editor that replaces a file by
-/// renaming a new one over it is still seen.
-fn watch_files(
-    paths: &[PathBuf],
-    control: mpsc::UnboundedSender<Control>,
-) -> notify::Result<notify::RecommendedWatcher> {
-    use notify::{RecursiveMode, Watcher};
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        let Ok(event) = event else { return };
-        if matches!(event.kind, notify::EventKind::Access(_)) {
-            return;
-        }
-        let relevant = event
-            .paths
-            .iter()
-            .any(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"));
-        if relevant {
-            let _ = control.send(Control::Reload);
-        }
-    })?;
-    for p in paths {
-        if p.is_dir() {
-            watcher.watch(p, RecursiveMode::Recursive)?;
-        } else {
-            let parent = match p.parent() {
-                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-                _ => PathBuf::from("."),
+/// Watches the playbook files and folders; any change to a `*.yaml`/`*.yml`, or to a file a
+/// playbook links to, asks for a reload. Files are watched through their folder, so an
+/// editor that replaces a file by renaming a new one over it is still seen.
+struct Watch {
+    watcher: notify::RecommendedWatcher,
+    /// The files playbooks link to (resolved), whatever their name.
+    targets: Arc<std::sync::Mutex<std::collections::HashSet<PathBuf>>>,
+    /// Folders watched already, resolved; `true` when with everything under them.
+    folders: HashMap<PathBuf, bool>,
+}
+
+impl Watch {
+    fn start(paths: &[PathBuf], control: mpsc::UnboundedSender<Control>) -> notify::Result<Watch> {
+        use notify::{RecursiveMode, Watcher};
+        let targets: Arc<std::sync::Mutex<std::collections::HashSet<PathBuf>>> = Arc::default();
+        let linked = targets.clone();
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                let Ok(event) = event else { return };
+                if matches!(event.kind, notify::EventKind::Access(_)) {
+                    return;
+                }
+                let relevant = event.paths.iter().any(|p| {
+                    p.extension().is_some_and(|e| e == "yaml" || e == "yml")
+                        || linked.lock().is_ok_and(|t| t.contains(p))
+                });
+                if relevant {
+                    let _ = control.send(Control::Reload);
+                }
+            })?;
+        let mut folders = HashMap::new();
+        for p in paths {
+            let (folder, recursive) = if p.is_dir() {
+                (p.clone(), true)
+            } else {
+                match p.parent() {
+                    Some(d) if !d.as_os_str().is_empty() => (d.to_path_buf(), false),
+                    _ => (PathBuf::from("."), false),
+                }
             };
-            watcher.watch(&parent, RecursiveMode::NonRecursive)?;
+            let mode = if recursive {
+                RecursiveMode::Recursive
+            } else {
+                RecursiveMode::NonRecursive
+            };
+            watcher.watch(&folder, mode)?;
+            folders.insert(folder.canonicalize().unwrap_or(folder), recursive);
+        }
+        let mut w = Watch {
+            watcher,
+            targets,
+            folders,
+        };
+        w.follow_links(paths);
+        Ok(w)
+    }
+
+    /// Watches the folder of each file a playbook links to (a symbolic link, here or in a
+    /// linked folder), so that editing the file itself reloads. Called again after every
+    /// reload: links may have been added or pointed elsewhere.
+    fn follow_links(&mut self, paths: &[PathBuf]) {
+        use notify::{RecursiveMode, Watcher};
+        let mut scratch = crate::validate::Diagnostics::new();
+        let mut targets = std::collections::HashSet::new();
+        for file in crate::playbook::load::expand_paths(paths, &mut scratch) {
+            let Ok(real) = file.canonicalize() else {
+                continue;
+            };
+            let Some(folder) = real.parent().map(Path::to_path_buf) else {
+                continue;
+            };
+            let covered = self.folders.contains_key(&folder)
+                || self
+                    .folders
+                    .iter()
+                    .any(|(f, recursive)| *recursive && folder.starts_with(f));
+            if !covered {
+                match self.watcher.watch(&folder, RecursiveMode::NonRecursive) {
+                    Ok(()) => {
+                        self.folders.insert(folder, false);
+                    }
+                    Err(e) => tracing::warn!(
+                        file = %file.display(),
+                        error = %e,
+                        "cannot watch the file this playbook links to; reload with SIGHUP"
+                    ),
+                }
+            }
+            targets.insert(real);
+        }
+        if let Ok(mut t) = self.targets.lock() {
+            *t = targets;
         }
     }
-    Ok(watcher)
 }

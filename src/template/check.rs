@@ -4,7 +4,8 @@
 
 use crate::playbook::model::{ChannelKind, Condition, Playbook, Template};
 use crate::source::Span;
-use crate::template::{GLOBALS, environment, fields_of, places_of};
+use crate::template::body::unquoted_value;
+use crate::template::{Body, BodyError, GLOBALS, environment, fields_of, places_of};
 use crate::validate::{Code, Diagnostic, Diagnostics, suggest};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -66,6 +67,9 @@ pub fn check(p: &Playbook, diags: &mut Diagnostics) {
                     diags,
                 );
             }
+            if reported.is_empty() {
+                check_json_body(p, &ch.kind, body, diags);
+            }
         }
     }
     let conditions = p
@@ -83,6 +87,57 @@ pub fn check(p: &Playbook, diags: &mut Diagnostics) {
     for c in conditions {
         check_condition(&env, c, diags);
     }
+}
+
+/// A webhook body sent as JSON must still be JSON once rendered, with a message holding a
+/// quote, a backslash and a line break. Values are escaped for their string, so this fails
+/// for a value written outside quotes (or made `safe`), or for JSON that is broken as written.
+fn check_json_body(p: &Playbook, kind: &ChannelKind, body: &Template, diags: &mut Diagnostics) {
+    let ChannelKind::Webhook {
+        method, headers, ..
+    } = kind
+    else {
+        return;
+    };
+    let content_type = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        .map(|(_, v)| v.raw.value.as_str());
+    // A type read from the environment is known only when the engine starts.
+    if content_type.is_some_and(|t| t.contains("${"))
+        || !crate::template::body::is_json(content_type)
+        || method.eq_ignore_ascii_case("GET")
+        || method.eq_ignore_ascii_case("HEAD")
+    {
+        return;
+    }
+    let Ok(b) = Body::compile(&body.source, &p.community.locale, true) else {
+        return;
+    };
+    let Err(BodyError::NotJson(e)) = b.render_sample(p) else {
+        return;
+    };
+    let (span, hint) = match unquoted_value(&body.source) {
+        Some(r) => (
+            body.origin.span_of(r),
+            "this value is outside quotes: write `\"{{ message }}\"` (escaped for you) or `{{ message | tojson }}`",
+        ),
+        None => (
+            body.origin.span,
+            "write each value inside a JSON string (`\"text\": \"{{ message }}\"`) or as `{{ message | tojson }}`; to send text, set a `Content-Type` such as `text/plain` in `headers`",
+        ),
+    };
+    diags.push(
+        Diagnostic::new(
+            Code::WebhookBodyNotJson,
+            span,
+            format!(
+                "the body of channel `{}` is sent as JSON but does not render to JSON: {e} of the sample rendering",
+                body.id.value
+            ),
+        )
+        .with_hint(hint),
+    );
 }
 
 /// Compiles a template; returns the variables it uses (nested paths such as `member.name`),

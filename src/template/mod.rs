@@ -5,12 +5,14 @@
 //! [`Engine`] holding its compiled templates; rendering takes a context built from the
 //! [`Place`] the message is sent from.
 
+pub mod body;
 mod check;
 mod filters;
 mod place;
 pub mod sample;
 mod slot;
 
+pub use body::{Body, BodyError};
 pub use check::check;
 pub use filters::Now;
 pub use place::{Place, STATS, fields_of, places_of};

@@ -126,6 +126,8 @@ codes! {
     UnknownFilter = "unknown-filter", Error, false;
     /// A `when` or `eligible` condition that does not compile or names unknown values.
     InvalidCondition = "invalid-condition", Error, false;
+    /// A `webhook` body sent as JSON that is not JSON once rendered with sample values.
+    WebhookBodyNotJson = "webhook-body-not-json", Error, false;
     /// Two loaded playbooks declare the same community id.
     DuplicateCommunity = "duplicate-community", Error, false;
     /// A file has more problems than are reported for one file; the rest are counted.
