@@ -186,11 +186,16 @@ fn bytes_over_the_limit_are_refused_when_loading_bytes() {
 
 #[cfg(target_os = "linux")]
 #[test]
-fn an_endless_file_is_read_only_up_to_the_limit() {
-    // /dev/zero reports size 0 and never ends: reading must stop at the limit.
+fn an_endless_device_is_refused_without_reading() {
+    // /dev/zero reports size 0 and never ends: only regular files are read.
     let r = validate_in(Path::new("/"), "/dev/zero");
     assert_eq!(r.exit, 2);
-    assert_eq!(r.codes(), ["too-large"]);
+    assert_eq!(r.codes(), ["io"]);
+    assert!(
+        r.human.contains("/dev/zero is a device, not a playbook file"),
+        "{}",
+        r.human
+    );
 }
 
 #[test]
