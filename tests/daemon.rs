@@ -207,15 +207,29 @@ impl Daemon {
         extra: &[&str],
         log_level: &str,
     ) -> Daemon {
+        let mut cmd = crate::common::command();
+        cmd.env("DRUMBEAT_LOG", log_level);
+        Daemon::spawn(cmd, dir, path, store, start_at, speed, extra)
+    }
+
+    /// `cmd` (a `drumbeat` command with its environment) running the daemon as [`start`].
+    fn spawn(
+        mut cmd: Command,
+        dir: &Path,
+        path: &Path,
+        store: &str,
+        start_at: &str,
+        speed: f64,
+        extra: &[&str],
+    ) -> Daemon {
         let spawned = Instant::now();
-        let mut child = crate::common::command()
+        let mut child = cmd
             .arg("run")
             .arg(path)
             .args(["--store", store, "--start-at", start_at])
             .args(["--speed", &speed.to_string(), "--log-format", "json"])
             .args(extra)
             .current_dir(dir)
-            .env("DRUMBEAT_LOG", log_level)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -1237,4 +1251,174 @@ fn editing_the_target_of_a_linked_playbook_reloads_it() {
         !d.logged("playbook replaced").is_empty()
     });
     assert!(d.stop().success(), "{}", d.tail());
+}
+
+// ---------------------------------------------------------------------------------------
+// Faults of the machine.
+
+/// Copies the SQLite store `state.db` (with its WAL) out of `from` and reads its outbox.
+fn outbox_copied(from: &Path, to: &Path) -> BTreeMap<String, OutboxRow> {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with("state.db") {
+            std::fs::copy(entry.path(), to.join(&name)).unwrap();
+        }
+    }
+    outbox(&store_url(to))
+}
+
+/// The disk under the store fills up while a message is in flight, then space returns:
+/// `/healthz` says the store is failing while it is, the daemon waits instead of spinning,
+/// the send it could not record is recorded as soon as the store takes writes again (so a
+/// restart would not send it twice), and firing resumes.
+#[test]
+fn a_full_disk_is_reported_and_what_was_sent_is_recorded_once_space_returns() {
+    let dir = folder();
+    let disk = crate::common::disk::SmallDisk::new(&dir.path().join("disk"), 8192);
+    // Each answer takes half a second: the disk fills while a send is in flight.
+    let hook = Hook::start(|_, _| Reply {
+        delay: Duration::from_millis(500),
+        ..ok()
+    });
+    let path = dir.path().join("full.yaml");
+    write(
+        &path,
+        &playbook(
+            "full",
+            &hook.channel("hook", "/h", ""),
+            "    - { id: tick, cron: \"* * * * *\", template: t }\n",
+        ),
+    );
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let store = format!("sqlite://{}", dir.path().join("disk/state.db").display());
+    let daemon = Daemon::spawn(
+        disk.drumbeat(),
+        dir.path(),
+        &path,
+        &store,
+        "2026-12-01T08:00:00+08:00",
+        60.0,
+        &["--no-watch", "--listen", &listen],
+    );
+    let delivered = |h: &Hook| h.hits().iter().filter(|h| h.answered.is_some()).count();
+    daemon.wait_for("three deliveries", || delivered(&hook) >= 3);
+    daemon.wait_for("a send in flight", || {
+        hook.hits().last().is_some_and(|h| h.answered.is_none())
+    });
+    disk.fill();
+    daemon.wait_for("/healthz to report the store", || {
+        healthz(port).is_some_and(|h| {
+            h["status"] == "failing"
+                && h["problem"]
+                    .as_str()
+                    .is_some_and(|p| p.contains("store") && p.contains("full"))
+        })
+    });
+    let lines = daemon.log.lock().unwrap().len();
+    let sent = delivered(&hook);
+    std::thread::sleep(Duration::from_secs(3));
+    let more = daemon.log.lock().unwrap().len() - lines;
+    assert!(
+        more < 30,
+        "{more} log lines in 3 s of a full disk\n{}",
+        daemon.tail()
+    );
+    assert!(
+        delivered(&hook) <= sent + 1,
+        "nothing is claimed while the store cannot record it"
+    );
+    let stuck = healthz(port).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        healthz(port).unwrap()["last_tick"],
+        stuck["last_tick"],
+        "last_tick stands still while nothing can be recorded"
+    );
+    disk.free();
+    daemon.wait_for("/healthz to be ok again", || {
+        healthz(port).is_some_and(|h| h["status"] == "ok")
+    });
+    let back = delivered(&hook);
+    daemon.wait_for("firing to resume", || delivered(&hook) >= back + 3);
+    assert!(daemon.stop().success(), "{}", daemon.tail());
+    let copy = dir.path().join("copy");
+    std::fs::create_dir(&copy).unwrap();
+    let rows = outbox_copied(&disk.path(), &copy);
+    let answered: Vec<Hit> = hook
+        .hits()
+        .into_iter()
+        .filter(|h| h.answered.is_some())
+        .collect();
+    let mut seen = HashSet::new();
+    for hit in &answered {
+        assert!(seen.insert(hit.key.clone()), "{} arrived twice", hit.key);
+        assert_eq!(
+            rows.get(&hit.key).map(|r| r.state),
+            Some(State::Sent),
+            "{} was delivered: the store must say so, or a restart sends it again",
+            hit.key
+        );
+    }
+}
+
+/// The daemon is paused (SIGSTOP: a suspended laptop, a paused VM) across a fire's instant
+/// and past its grace: on resume it records the fire missed rather than sending it late, as
+/// a restart after the same outage would; later fires go out as usual.
+#[test]
+fn a_fire_that_comes_due_while_the_daemon_is_paused_past_its_grace_is_missed() {
+    let dir = folder();
+    let hook = Hook::start(|_, _| ok());
+    let path = dir.path().join("paused.yaml");
+    write(
+        &path,
+        &playbook(
+            "paused",
+            &hook.channel("hook", "/h", ""),
+            "    - { id: early, at: \"08:01\", template: t }\n\
+             \x20   - { id: due, at: \"08:05\", template: t }\n\
+             \x20   - { id: after, at: \"08:25\", template: t }\n",
+        ),
+    );
+    let store = store_url(dir.path());
+    // A simulated minute a real second; the grace is ten minutes.
+    let daemon = Daemon::start(
+        dir.path(),
+        &path,
+        &store,
+        "2026-12-01T08:00:00+08:00",
+        60.0,
+        &["--no-watch"],
+    );
+    daemon.wait_for("the 08:01 fire", || {
+        hook.hits()
+            .iter()
+            .any(|h| h.key == key("paused", "early", "hook", "08:01"))
+    });
+    // Paused from about 08:01 for 15 simulated minutes: 08:05 passes, and its grace.
+    daemon.signal("STOP");
+    std::thread::sleep(Duration::from_secs(15));
+    daemon.signal("CONT");
+    daemon.wait_for("the 08:25 fire", || {
+        hook.hits()
+            .iter()
+            .any(|h| h.key == key("paused", "after", "hook", "08:25"))
+    });
+    assert!(daemon.stop().success(), "{}", daemon.tail());
+    let sent: Vec<String> = hook.hits().into_iter().map(|h| h.key).collect();
+    assert_eq!(
+        sent,
+        [
+            key("paused", "early", "hook", "08:01"),
+            key("paused", "after", "hook", "08:25")
+        ],
+        "{}",
+        daemon.tail()
+    );
+    let rows = outbox(&store);
+    assert_eq!(
+        keys_in(&rows, State::Missed),
+        [key("paused", "due", "hook", "08:05")]
+    );
 }

@@ -13,6 +13,7 @@ mod on_time;
 mod plan;
 mod queues;
 mod render;
+mod roster;
 mod run;
 mod schema;
 mod send;

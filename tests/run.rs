@@ -236,3 +236,110 @@ fn one_store_serves_one_daemon() {
     again.wait_for("the next daemon to run", |d| d.stderr().contains("running"));
     assert_eq!(again.stop().0, 0);
 }
+
+/// Another name for the same store file (a symbolic link to it, or to its folder, or a hard
+/// link) does not let a second daemon in.
+#[test]
+fn another_name_for_the_store_does_not_make_it_a_second_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let playbook = write_playbook(dir.path(), "{ type: console }");
+    let run = |store: &str| {
+        [
+            "run".to_string(),
+            "--no-watch".into(),
+            "--store".into(),
+            format!("sqlite://{store}"),
+            playbook.clone(),
+        ]
+    };
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    let mut first = spawn_in(dir.path(), run("./data/state.db"), &[]);
+    first.wait_for("the first daemon to run", |d| {
+        d.stderr().contains("running")
+    });
+    std::os::unix::fs::symlink("data/state.db", dir.path().join("linked.db")).unwrap();
+    std::os::unix::fs::symlink("data", dir.path().join("folder")).unwrap();
+    std::fs::hard_link(dir.path().join("data/state.db"), dir.path().join("hard.db")).unwrap();
+    for other in ["./linked.db", "./folder/state.db", "./hard.db"] {
+        let second = drumbeat_in(dir.path(), run(other));
+        assert_eq!(second.code, 1, "{other}: {}", second.stderr);
+        assert!(
+            second
+                .stderr
+                .starts_with("error: another drumbeat run (pid ")
+                && second
+                    .stderr
+                    .contains(&format!("is using the store {other};")),
+            "{other}: {}",
+            second.stderr
+        );
+    }
+    let (code, _, stderr) = first.stop();
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = {
+        let mut again = spawn_in(dir.path(), run("./linked.db"), &[]);
+        again.wait_for("a daemon on the link once the first stopped", |d| {
+            d.stderr().contains("running")
+        });
+        again.stop()
+    };
+    assert_eq!(code, 0, "{stderr}");
+}
+
+/// `--dry-run --store` on a real store is refused before anything is marked sent; a real
+/// daemon refuses a dry run's store; a dry run may use its own store again.
+#[test]
+fn a_dry_run_never_touches_a_real_store_nor_a_real_run_a_dry_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let playbook = write_playbook(dir.path(), "{ type: console }");
+    // The 08:00 fire of a real run, recorded and sent into ./real.db.
+    let rehearse = |store: &str, dry: bool| {
+        let mut args = vec![
+            "run".to_string(),
+            "--no-watch".into(),
+            "--store".into(),
+            format!("sqlite://./{store}"),
+            "--start-at".into(),
+            "2026-12-01T07:59:58+08:00".into(),
+            "--stop-at".into(),
+            "2026-12-01T08:00:30+08:00".into(),
+            "--speed".into(),
+            "60".into(),
+            playbook.clone(),
+        ];
+        if dry {
+            args.push("--dry-run".into());
+        }
+        spawn_in(dir.path(), args, &[]).finish()
+    };
+    let (code, stdout, stderr) = rehearse("real.db", false);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("早上好"), "{stdout}");
+    let before = std::fs::read(dir.path().join("real.db")).unwrap();
+    let (code, stdout, stderr) = rehearse("real.db", true);
+    assert_eq!((code, stdout.as_str()), (1, ""), "{stderr}");
+    assert!(
+        stderr.ends_with(
+            "error: sqlite://./real.db holds a real run's state, and a dry run would mark its \
+             fires as sent: give --dry-run a store of its own (leave out --store, or name a new \
+             file)\n"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(dir.path().join("real.db")).unwrap(), before);
+    // A dry run's own store: used twice by dry runs, refused by a real one.
+    let (code, stdout, stderr) = rehearse("dry.db", true);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("早上好"), "{stdout}");
+    let (code, _, stderr) = rehearse("dry.db", true);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, stderr) = rehearse("dry.db", false);
+    assert_eq!((code, stdout.as_str()), (1, ""), "{stderr}");
+    assert!(
+        stderr.ends_with(
+            "error: sqlite://./dry.db holds a dry run's state (its messages were printed, not \
+             sent): give the real daemon a store of its own\n"
+        ),
+        "{stderr}"
+    );
+}

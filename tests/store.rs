@@ -897,7 +897,7 @@ mod state_machine {
             3 => prop::collection::vec((0..KEYS, -120i64..600, 0i64..300), 1..4).prop_map(Op::Record),
             3 => (0..CHANNELS.len(), 1u32..4, 1i64..120).prop_map(|(channel, limit, lease_s)| Op::Claim { channel, limit, lease_s }),
             // Sends weigh double so that runs of sends (settled many to a statement) occur.
-            3 => prop::collection::vec((any::<prop::sample::Index>(), prop_oneof![2 => Just(0u8), 1 => 1u8..4], 0i64..120), 1..5)
+            3 => prop::collection::vec((any::<prop::sample::Index>(), prop_oneof![2 => Just(0u8), 1 => 1u8..5], 0i64..120), 1..5)
                 .prop_map(|v| Op::Settle(v.into_iter().map(|(i, o, d)| (i.index(usize::MAX), o, d)).collect())),
             2 => (0i64..300).prop_map(|secs| Op::Advance { secs }),
             1 => Just(Op::MarkMissed),
@@ -1067,7 +1067,8 @@ mod state_machine {
                                         error: "400".into(),
                                         parts_sent: 0,
                                     },
-                                    _ => Outcome::Release,
+                                    3 => Outcome::Release,
+                                    _ => Outcome::Missed,
                                 };
                                 (leases[pick % leases.len()], outcome)
                             })
@@ -1092,6 +1093,7 @@ mod state_machine {
                                     row.next_at = at;
                                 }
                                 Outcome::Dead { .. } => row.state = State::DeadLettered,
+                                Outcome::Missed => row.state = State::Missed,
                                 Outcome::Release => {
                                     row.attempts -= 1;
                                     if row.attempts == 0 {

@@ -131,6 +131,25 @@ pub async fn run(
     }
     let _lock = hold_store(&config.store_url)?;
     let store = store::open(&config.store_url).await?;
+    // A dry run's printed messages must never count as sent in a real store, nor a real
+    // daemon take a dry run's store for its own.
+    let dry_run = config.build.dry_run.is_some();
+    if dry_run && !store.take_for_dry_run().await? {
+        store.close().await;
+        return Err(Failure::Start(format!(
+            "{} holds a real run's state, and a dry run would mark its fires as sent: give \
+             --dry-run a store of its own (leave out --store, or name a new file)",
+            config.store_url
+        )));
+    }
+    if !dry_run && store.is_dry_run().await? {
+        store.close().await;
+        return Err(Failure::Start(format!(
+            "{} holds a dry run's state (its messages were printed, not sent): give the real \
+             daemon a store of its own",
+            config.store_url
+        )));
+    }
     let now = clock.now();
     // Whatever the last process held under lease, it holds no more.
     let recovered = store.recover(now).await?;
@@ -161,6 +180,7 @@ pub async fn run(
         clock: clock.clone(),
         communities: communities.clone(),
         metrics: metrics.clone(),
+        health: health.clone(),
         settings: config.delivery,
         stopping,
     });
@@ -236,9 +256,11 @@ pub async fn run(
         .collect();
     scheduler.resume_all(&ids, began).await?;
     // The first tick catches up from each community's mark.
-    if let Err(e) = scheduler.tick(clock.now()).await {
+    let first = clock.now();
+    if let Err(e) = scheduler.tick(first).await {
         return Err(Failure::Store(e));
     }
+    health.tick(first);
     health.set_ready(true);
     tracing::info!(
         playbooks = count,
@@ -259,7 +281,6 @@ pub async fn run(
     let mut pruned_at: Option<chrono::DateTime<chrono::Utc>> = None;
     loop {
         let now = clock.now();
-        daemon.health.tick(now);
         if pruned_at.is_none_or(|at| now - at >= TimeDelta::days(1)) {
             pruned_at = Some(now);
             match daemon.store.prune(now - daemon.config.keep).await {
@@ -281,8 +302,11 @@ pub async fn run(
         if let Some(at) = daemon.scheduler.next_wake(now, wake) {
             wake = at;
         }
+        // While the store fails, try again every few seconds of real time.
+        let failing = daemon.health.store_problem().is_some();
         tokio::select! {
             _ = clock.sleep_until(wake) => {}
+            _ = tokio::time::sleep(std::time::Duration::from_secs(2)), if failing => {}
             c = control.recv() => match c {
                 Some(Control::Reload) => {
                     // Editors write a file in several steps: let them finish.
@@ -302,8 +326,20 @@ pub async fn run(
                 Some(Control::Stop) | None => break,
             }
         }
-        if let Err(e) = daemon.scheduler.tick(clock.now()).await {
-            tracing::error!(error = %e, "could not record due fires; trying again");
+        // `last_tick` moves only when the round's fires and marks were written, so a
+        // scheduler that cannot record shows as stuck.
+        let now = clock.now();
+        match daemon.scheduler.tick(now).await {
+            Ok(_) => {
+                super::delivery::store_wrote(&daemon.health);
+                daemon.health.tick(now);
+            }
+            Err(e) => super::delivery::store_failed(
+                &daemon.health,
+                now,
+                &e,
+                "could not record due fires; trying again",
+            ),
         }
     }
     tracing::info!("stopping: finishing sends in flight");
@@ -430,13 +466,15 @@ async fn save_playbooks(
 /// Takes the lock that makes this process the only daemon running with a SQLite store:
 /// two would each take over the other's sends. The lock is a `.lock` file beside the
 /// store, held (not merely present) while the process lives, so a crash never leaves it
-/// stuck.
-fn hold_store(url: &str) -> Result<Option<std::fs::File>, Failure> {
+/// stuck. It is taken on the store's real path, symbolic links followed, and on the store
+/// file itself, so no other name for the same file (a link, another mount) gets past it.
+fn hold_store(url: &str) -> Result<Option<Vec<std::fs::File>>, Failure> {
     use std::io::{Read, Seek, Write};
     let Ok(store::StoreUrl::Sqlite { path }) = store::StoreUrl::parse(url) else {
         return Ok(None);
     };
-    let mut lock_path = path.clone().into_os_string();
+    let real = real_path(&path);
+    let mut lock_path = real.clone().into_os_string();
     lock_path.push(".lock");
     let lock_path = PathBuf::from(lock_path);
     let mut file = std::fs::OpenOptions::new()
@@ -446,16 +484,18 @@ fn hold_store(url: &str) -> Result<Option<std::fs::File>, Failure> {
         .truncate(false)
         .open(&lock_path)
         .map_err(|e| Failure::Start(format!("cannot open {}: {e}", lock_path.display())))?;
+    let taken = |holder: &str| {
+        Failure::Start(format!(
+            "another drumbeat run (pid {holder}) is using the store {}; one daemon per store",
+            path.display()
+        ))
+    };
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
             let mut holder = String::new();
             let _ = file.read_to_string(&mut holder);
-            return Err(Failure::Start(format!(
-                "another drumbeat run (pid {}) is using the store {}; one daemon per store",
-                holder.trim(),
-                path.display()
-            )));
+            return Err(taken(holder.trim()));
         }
         Err(std::fs::TryLockError::Error(e)) => {
             return Err(Failure::Start(format!(
@@ -464,11 +504,56 @@ fn hold_store(url: &str) -> Result<Option<std::fs::File>, Failure> {
             )));
         }
     }
+    let mut held = Vec::new();
+    // The store file's own lock (flock, which SQLite's byte-range locks never meet),
+    // created empty if new: SQLite takes an empty file for a new database.
+    let store_file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&real);
+    if let Ok(store_file) = store_file {
+        match store_file.try_lock() {
+            Ok(()) => held.push(store_file),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(taken("unknown: it reached the file by another name"));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(Failure::Start(format!(
+                    "cannot lock {}: {e}",
+                    real.display()
+                )));
+            }
+        }
+    }
     let _ = file.set_len(0);
     let _ = file.rewind();
     let _ = write!(file, "{}", std::process::id());
     let _ = file.flush();
-    Ok(Some(file))
+    held.push(file);
+    Ok(Some(held))
+}
+
+/// `path` with every symbolic link resolved, also when the file itself does not exist yet
+/// (then its folder is resolved, and a dangling link followed to where it points).
+fn real_path(path: &std::path::Path) -> PathBuf {
+    if let Ok(real) = std::fs::canonicalize(path) {
+        return real;
+    }
+    let target = match std::fs::read_link(path) {
+        Ok(t) if t.is_absolute() => t,
+        Ok(t) => path.parent().unwrap_or(std::path::Path::new(".")).join(t),
+        Err(_) => path.to_path_buf(),
+    };
+    let folder = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    match (std::fs::canonicalize(folder), target.file_name()) {
+        (Ok(folder), Some(name)) => folder.join(name),
+        _ => target,
+    }
 }
 
 /// Watches the playbook files and folders; any change to a `*.yaml`/`*.yml`, or to a file a

@@ -17,6 +17,7 @@ use super::metrics::{Attempt, Metrics};
 use super::pace::{Pace, RetryPolicy};
 use super::program::Community;
 use crate::channel::{Outgoing, SendOutcome};
+use crate::server::Health;
 use crate::store::{Lease, OutboxRow, Outcome, Queue, Store};
 use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::HashMap;
@@ -59,6 +60,8 @@ pub struct Shared<S> {
     pub clock: Arc<dyn Clock>,
     pub communities: Communities,
     pub metrics: Arc<Metrics>,
+    /// Told when the store fails to take writes and when it takes them again.
+    pub health: Arc<Health>,
     pub settings: Settings,
     /// Turns true when the daemon stops taking work.
     pub stopping: watch::Receiver<bool>,
@@ -151,13 +154,58 @@ impl<S: Store + Clone + 'static> Delivery<S> {
     }
 }
 
+/// How long the desk waits before trying the store again after a failed round; doubled
+/// at each failure up to [`STORE_PAUSE_MAX`]. Real time, whatever the clock's speed.
+const STORE_PAUSE_MIN: std::time::Duration = std::time::Duration::from_millis(250);
+const STORE_PAUSE_MAX: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How long the desk keeps trying to record sends after every worker has stopped.
+const LAST_RECORD_TRIES: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// A send's outcome waiting to be written, and the worker waiting for it.
+type Unsettled = (Lease, Outcome, oneshot::Sender<bool>);
+
 /// Runs claims and settles against the store in rounds.
+///
+/// A settle the store refuses (a full disk) is kept and written first in every later
+/// round until it goes through: a message that was sent is recorded as sent as soon as the
+/// store takes writes again, so a restart does not send it twice. Meanwhile the desk
+/// pauses between rounds, longer each time, and reports the store unhealthy.
 async fn desk<S: Store>(shared: Arc<Shared<S>>, mut rx: mpsc::UnboundedReceiver<Job>) {
     let mut jobs = Vec::new();
-    while rx.recv_many(&mut jobs, DESK_ROUND).await > 0 {
+    let mut unsettled: Vec<Unsettled> = Vec::new();
+    let mut pause = STORE_PAUSE_MIN;
+    let mut closed_at: Option<std::time::Instant> = None;
+    loop {
+        if unsettled.is_empty() {
+            if rx.recv_many(&mut jobs, DESK_ROUND).await == 0 {
+                return;
+            }
+        } else {
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(STORE_PAUSE_MAX);
+            while jobs.len() < DESK_ROUND {
+                match rx.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => {
+                        closed_at.get_or_insert_with(std::time::Instant::now);
+                        break;
+                    }
+                }
+            }
+            if closed_at.is_some_and(|at| at.elapsed() > LAST_RECORD_TRIES) {
+                for (lease, _, _) in &unsettled {
+                    tracing::error!(
+                        row = lease.id,
+                        "a send could not be recorded before stopping: the next start may send it again"
+                    );
+                }
+                return;
+            }
+        }
         let now = shared.clock.now();
-        let mut settles = Vec::new();
-        let mut settle_replies = Vec::new();
+        let mut settles = std::mem::take(&mut unsettled);
         let mut claims = Vec::new();
         let mut claim_replies = Vec::new();
         for job in jobs.drain(..) {
@@ -166,10 +214,7 @@ async fn desk<S: Store>(shared: Arc<Shared<S>>, mut rx: mpsc::UnboundedReceiver<
                     lease,
                     outcome,
                     reply,
-                } => {
-                    settles.push((lease, outcome));
-                    settle_replies.push(reply);
-                }
+                } => settles.push((lease, outcome, reply)),
                 Job::Claim { queue, reply } => {
                     claims.push(queue);
                     claim_replies.push(reply);
@@ -178,59 +223,99 @@ async fn desk<S: Store>(shared: Arc<Shared<S>>, mut rx: mpsc::UnboundedReceiver<
         }
         // Settles first: a queue's claim must see its previous batch settled.
         if !settles.is_empty() {
-            match shared.store.settle(&settles, now).await {
+            let outcomes: Vec<(Lease, Outcome)> = settles
+                .iter()
+                .map(|(lease, outcome, _)| (*lease, outcome.clone()))
+                .collect();
+            match shared.store.settle(&outcomes, now).await {
                 Ok(done) => {
-                    for (reply, ok) in settle_replies.into_iter().zip(done) {
+                    store_wrote(&shared.health);
+                    pause = STORE_PAUSE_MIN;
+                    for ((_, _, reply), ok) in settles.into_iter().zip(done) {
                         let _ = reply.send(ok);
                     }
                 }
                 Err(e) => {
-                    // The rows stay under lease; the next start sends them again.
-                    tracing::error!(error = %e, rows = settles.len(), "could not record send results");
-                    for reply in settle_replies {
-                        let _ = reply.send(false);
-                    }
+                    store_failed(
+                        &shared.health,
+                        now,
+                        &e,
+                        "could not record send results; keeping them to record again",
+                    );
+                    unsettled = settles;
                 }
             }
         }
-        if !claims.is_empty() {
-            let lease = shared.settings.lease;
-            match shared
-                .store
-                .claim_queues(
-                    &claims,
-                    shared.settings.batch,
-                    now,
-                    now + shared.settings.claim_ahead,
-                    lease,
-                )
-                .await
-            {
-                Ok(claimed) => {
-                    let mut by_queue: HashMap<(String, String), Vec<OutboxRow>> = HashMap::new();
-                    for row in claimed.rows {
-                        by_queue
-                            .entry((row.community.clone(), row.channel.clone()))
-                            .or_default()
-                            .push(row);
-                    }
-                    for ((queue, reply), next) in
-                        claims.into_iter().zip(claim_replies).zip(claimed.next_due)
-                    {
-                        let rows = by_queue
-                            .remove(&(queue.community, queue.channel))
-                            .unwrap_or_default();
-                        let _ = reply.send(Ok((rows, next)));
-                    }
+        if claims.is_empty() {
+            continue;
+        }
+        if !unsettled.is_empty() {
+            // The store refused the settles just now: claiming would fail as well.
+            for reply in claim_replies {
+                let _ = reply.send(Err("the store cannot be written".into()));
+            }
+            continue;
+        }
+        let lease = shared.settings.lease;
+        match shared
+            .store
+            .claim_queues(
+                &claims,
+                shared.settings.batch,
+                now,
+                now + shared.settings.claim_ahead,
+                lease,
+            )
+            .await
+        {
+            Ok(claimed) => {
+                store_wrote(&shared.health);
+                let mut by_queue: HashMap<(String, String), Vec<OutboxRow>> = HashMap::new();
+                for row in claimed.rows {
+                    by_queue
+                        .entry((row.community.clone(), row.channel.clone()))
+                        .or_default()
+                        .push(row);
                 }
-                Err(e) => {
-                    let e = e.to_string();
-                    for reply in claim_replies {
-                        let _ = reply.send(Err(e.clone()));
-                    }
+                for ((queue, reply), next) in
+                    claims.into_iter().zip(claim_replies).zip(claimed.next_due)
+                {
+                    let rows = by_queue
+                        .remove(&(queue.community, queue.channel))
+                        .unwrap_or_default();
+                    let _ = reply.send(Ok((rows, next)));
+                }
+            }
+            Err(e) => {
+                store_failed(&shared.health, now, &e, "could not claim due fires");
+                let e = e.to_string();
+                for reply in claim_replies {
+                    let _ = reply.send(Err(e.clone()));
                 }
             }
         }
+    }
+}
+
+/// Notes a failed store write in the health check, logging it once per failing stretch.
+pub(crate) fn store_failed(
+    health: &Health,
+    now: DateTime<Utc>,
+    error: &crate::store::StoreError,
+    what: &str,
+) {
+    let error = error.to_string();
+    if health.store_failed(now, &error) {
+        tracing::error!(%error, "{what}; /healthz reports the store until it takes writes again");
+    } else {
+        tracing::debug!(%error, "{what}");
+    }
+}
+
+/// Notes a successful store write, logging the end of a failing stretch.
+pub(crate) fn store_wrote(health: &Health) {
+    if let Some(since) = health.store_wrote() {
+        tracing::info!(since = %since.to_rfc3339(), "the store takes writes again");
     }
 }
 
@@ -243,12 +328,11 @@ struct Worker<S> {
     next_due: Option<DateTime<Utc>>,
 }
 
-/// How long a worker waits before asking the store again after it failed.
-const STORE_PAUSE: TimeDelta = TimeDelta::seconds(1);
-
 impl<S: Store> Worker<S> {
     async fn run(mut self) {
         let mut stopping = self.shared.stopping.clone();
+        // Real time between claims the store refused, doubled each time.
+        let mut pause = STORE_PAUSE_MIN;
         loop {
             if *stopping.borrow() {
                 return;
@@ -289,6 +373,7 @@ impl<S: Store> Worker<S> {
             };
             match claimed {
                 Ok((rows, head)) => {
+                    pause = STORE_PAUSE_MIN;
                     self.next_due = head;
                     if !rows.is_empty() {
                         // Boxed: an idle worker (most of them, most of the time) then holds
@@ -297,8 +382,14 @@ impl<S: Store> Worker<S> {
                     }
                 }
                 Err(e) => {
-                    tracing::error!(community = %self.queue.community, channel = %self.queue.channel, error = %e, "could not claim due fires");
-                    self.note_due(now + STORE_PAUSE);
+                    // Logged by the desk, once; the head is still due.
+                    tracing::debug!(community = %self.queue.community, channel = %self.queue.channel, error = %e, "could not claim due fires");
+                    self.note_due(head_due);
+                    tokio::select! {
+                        _ = stopping.changed() => {}
+                        _ = tokio::time::sleep(pause) => {}
+                    }
+                    pause = (pause * 2).min(STORE_PAUSE_MAX);
                 }
             }
         }
@@ -342,7 +433,7 @@ impl<S: Store> Worker<S> {
                     },
                 ));
             }
-            wait_all(settled).await;
+            self.wait_all(settled).await;
             return;
         };
         match (&self.pace, route.limit) {
@@ -377,6 +468,15 @@ impl<S: Store> Worker<S> {
                 break;
             }
             let started = self.shared.clock.now();
+            // A first attempt later than its grace is missed, not sent: the process may
+            // have been paused (SIGSTOP, a suspended VM) across the instant, and a restart
+            // after the same outage would not send it either.
+            if row.attempts <= 1 && started - row.scheduled_at > row.grace {
+                tracing::warn!(key = %row.key, scheduled = %row.scheduled_at.to_rfc3339(), "missed: later than its grace");
+                self.shared.metrics.missed_after_downtime(1);
+                settled.push(self.settle(row.lease(), Outcome::Missed));
+                continue;
+            }
             if let Some(pace) = &mut self.pace {
                 pace.take(started);
             }
@@ -463,7 +563,22 @@ impl<S: Store> Worker<S> {
                 }
             }
         }
-        wait_all(settled).await;
+        self.wait_all(settled).await;
+    }
+
+    /// Waits until the desk has recorded every outcome, or the daemon stops: then the
+    /// desk keeps trying to record them on its own while the worker ends.
+    async fn wait_all(&self, answers: Vec<oneshot::Receiver<bool>>) {
+        let mut stopping = self.shared.stopping.clone();
+        for a in answers {
+            if *stopping.borrow() {
+                return;
+            }
+            tokio::select! {
+                _ = a => {}
+                _ = stopping.changed() => return,
+            }
+        }
     }
 
     fn settle(&self, lease: Lease, outcome: Outcome) -> oneshot::Receiver<bool> {
@@ -474,11 +589,5 @@ impl<S: Store> Worker<S> {
             reply,
         });
         answer
-    }
-}
-
-async fn wait_all(answers: Vec<oneshot::Receiver<bool>>) {
-    for a in answers {
-        let _ = a.await;
     }
 }

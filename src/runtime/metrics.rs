@@ -208,7 +208,8 @@ impl Metrics {
         }
     }
 
-    /// Rows swept as missed when the daemon started again after downtime.
+    /// Rows found missed after they were recorded: swept when the daemon started again
+    /// after downtime, or reached for their first attempt only after their grace.
     pub fn missed_after_downtime(&self, n: u64) {
         self.missed.inc_by(n);
     }

@@ -173,6 +173,7 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
         let communities = self.communities.read().expect("communities lock").clone();
         let mut fires: Vec<NewFire> = Vec::new();
         let mut marks = Vec::new();
+        let mut moved: Vec<(Moved, String, DateTime<Utc>)> = Vec::new();
         // Messages events caused count against `daily_limit` too: looked up once a round,
         // and only when a community has a limit.
         let mut caused: HashMap<String, Vec<(String, DateTime<Utc>)>> = HashMap::new();
@@ -196,9 +197,11 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
                     self.cursors[id]
                 }
             };
+            // Cursors move only once the round is written (below): a round the store
+            // refuses is planned again, not skipped.
             if from < until {
                 compose_window(c, from, until, &crowded, &mut fires);
-                self.cursors.insert(id.clone(), until);
+                moved.push((Moved::Cursor, id.clone(), until));
                 marks.push((id.clone(), until));
             }
             // Lotteries due by now (just past it: the window ends after `now`).
@@ -210,7 +213,7 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
             if drawn < due_by && !c.playbook.rewards.lotteries.is_empty() {
                 self.lotteries(c, drawn, due_by, now, &crowded, &mut fires)
                     .await?;
-                self.draws.insert(id.clone(), due_by);
+                moved.push((Moved::Draws, id.clone(), due_by));
                 marks.push((draws_mark(id), due_by));
             }
             // Daily member jobs due by now.
@@ -226,7 +229,7 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
                     };
                     tracing::debug!(community = %id, ?job, at = %at.to_rfc3339(), members = looked, "daily job");
                 }
-                self.days.insert(id.clone(), until_now);
+                moved.push((Moved::Days, id.clone(), until_now));
                 marks.push((days_mark(id), until_now));
             }
         }
@@ -272,6 +275,14 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
             self.delivery.wake(&queue, at);
         }
         self.store.set_last_runs(&marks).await?;
+        for (what, id, to) in moved {
+            let map = match what {
+                Moved::Cursor => &mut self.cursors,
+                Moved::Draws => &mut self.draws,
+                Moved::Days => &mut self.days,
+            };
+            map.insert(id, to);
+        }
         Ok(written)
     }
 }
@@ -438,4 +449,12 @@ fn compose_window(
             }
         }
     }
+}
+
+/// Which of a community's marks a round moves.
+#[derive(Debug, Clone, Copy)]
+enum Moved {
+    Cursor,
+    Draws,
+    Days,
 }

@@ -32,6 +32,8 @@ pub struct Health {
     playbooks: AtomicU64,
     /// Milliseconds since the epoch of the scheduler's last loop, or [`NO_TICK`].
     last_tick: AtomicI64,
+    /// Since when and why the store cannot be written; `None` while it can.
+    store_problem: std::sync::Mutex<Option<(DateTime<Utc>, String)>>,
 }
 
 impl Default for Health {
@@ -47,7 +49,35 @@ impl Health {
             phase: AtomicU8::new(STARTING),
             playbooks: AtomicU64::new(0),
             last_tick: AtomicI64::new(NO_TICK),
+            store_problem: std::sync::Mutex::new(None),
         }
+    }
+
+    /// A write to the store failed at `at`. Answers whether this begins a failing stretch
+    /// (so that it is logged once, not at every retry).
+    pub fn store_failed(&self, at: DateTime<Utc>, error: &str) -> bool {
+        let mut problem = self.store_problem.lock().expect("health lock");
+        let new = problem.is_none();
+        let since = problem.as_ref().map_or(at, |(since, _)| *since);
+        *problem = Some((since, error.to_string()));
+        new
+    }
+
+    /// A write to the store succeeded. Answers when the failing stretch it ends began.
+    pub fn store_wrote(&self) -> Option<DateTime<Utc>> {
+        let mut problem = self.store_problem.lock().expect("health lock");
+        problem.take().map(|(since, _)| since)
+    }
+
+    /// Why the store cannot be written, while it cannot.
+    pub fn store_problem(&self) -> Option<String> {
+        let problem = self.store_problem.lock().expect("health lock");
+        problem.as_ref().map(|(since, error)| {
+            format!(
+                "the store cannot be written since {}: {error}",
+                since.to_rfc3339_opts(SecondsFormat::Secs, true)
+            )
+        })
     }
 
     /// Ready to fire (`true`), or no longer (`false`). Not ready before it ever was ready
@@ -75,9 +105,10 @@ impl Health {
             .store(at.timestamp_millis(), Ordering::Relaxed);
     }
 
-    /// Whether `/healthz` answers 200.
+    /// Whether `/healthz` answers 200: firing, and the store takes writes.
     pub fn is_ready(&self) -> bool {
         self.phase.load(Ordering::Relaxed) == READY
+            && self.store_problem.lock().expect("health lock").is_none()
     }
 
     /// The scheduler's last loop, if it has run.
@@ -90,6 +121,7 @@ impl Health {
 
     fn status(&self) -> &'static str {
         match self.phase.load(Ordering::Relaxed) {
+            READY if !self.is_ready() => "failing",
             READY => "ok",
             STOPPING => "stopping",
             _ => "starting",
@@ -143,6 +175,8 @@ struct HealthBody {
     playbooks: u64,
     /// RFC 3339, UTC; null before the scheduler's first loop.
     last_tick: Option<String>,
+    /// What keeps a running daemon from doing its work (status `failing`); null otherwise.
+    problem: Option<String>,
 }
 
 async fn healthz(State(ops): State<Ops>) -> Response {
@@ -153,6 +187,7 @@ async fn healthz(State(ops): State<Ops>) -> Response {
         last_tick: health
             .last_tick()
             .map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+        problem: health.store_problem(),
     };
     let code = if health.is_ready() {
         StatusCode::OK

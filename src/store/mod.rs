@@ -553,6 +553,16 @@ pub trait Store: Send + Sync {
         community: &str,
     ) -> impl Future<Output = Result<Vec<members::MemberRow>, StoreError>> + Send;
 
+    /// Takes member `id` off `community`'s roster and adds `record` (the ledger line that
+    /// says so) in one transaction. Their events, ledger, offences and milestones stay.
+    /// Answers false, and writes nothing, when the community has no such member.
+    fn remove_member(
+        &self,
+        community: &str,
+        id: &str,
+        record: &members::LedgerLine,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// A member's ledger lines, oldest first.
     fn ledger(
         &self,
@@ -868,6 +878,17 @@ impl Store for AnyStore {
     async fn members(&self, community: &str) -> Result<Vec<members::MemberRow>, StoreError> {
         match self {
             AnyStore::Sqlite(s) => s.members(community).await,
+        }
+    }
+
+    async fn remove_member(
+        &self,
+        community: &str,
+        id: &str,
+        record: &members::LedgerLine,
+    ) -> Result<bool, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.remove_member(community, id, record).await,
         }
     }
 

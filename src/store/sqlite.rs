@@ -857,6 +857,15 @@ impl Store for SqliteStore {
         self.members_impl(community).await
     }
 
+    async fn remove_member(
+        &self,
+        community: &str,
+        id: &str,
+        record: &LedgerLine,
+    ) -> Result<bool, StoreError> {
+        self.remove_member_impl(community, id, record).await
+    }
+
     async fn ledger(&self, community: &str, member: &str) -> Result<Vec<LedgerLine>, StoreError> {
         self.ledger_impl(community, Some(member)).await
     }

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod disk;
 pub mod events;
 
 use std::path::{Path, PathBuf};
@@ -26,6 +27,12 @@ pub fn root() -> PathBuf {
 /// `FAKETIME='+3y' LD_PRELOAD=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 target/debug/deps/lib-*`.
 pub fn command() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_drumbeat"));
+    clean(&mut cmd);
+    cmd
+}
+
+/// The environment of [`command`], for a command that runs `drumbeat` through another.
+pub fn clean(cmd: &mut Command) {
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("TZ", "UTC")
@@ -36,7 +43,6 @@ pub fn command() -> Command {
             cmd.env(k, v);
         }
     }
-    cmd
 }
 
 /// Runs `drumbeat` with `args` in the project root, with a fixed environment: no colour,
