@@ -229,7 +229,7 @@ async fn errors_are_shown_on_one_line_without_terminal_controls() {
         .find(|l| l.contains("club/content/rules/"))
         .expect("the dead letter is listed");
     assert!(
-        line.ends_with("  HTTP 400: bad payload [2J ]0;pwned"),
+        line.ends_with("  HTTP 400: bad payload \\u{1b}[2J\\u{1b}]0;pwned\\u{7}"),
         "{line:?}"
     );
     // JSON keeps the text whole, escaped.

@@ -1,6 +1,6 @@
 //! `drumbeat assist list|done` — the to-dos of assisted channels.
 
-use crate::cli::common::{emit, open_existing_store, small_runtime, usage};
+use crate::cli::common::{emit, open_existing_store, small_runtime, usage, visible};
 use crate::store::{Confirmed, DEFAULT_URL, Store};
 use chrono::{SecondsFormat, Utc};
 use std::process::ExitCode;
@@ -91,10 +91,10 @@ pub fn run(args: Args) -> ExitCode {
                         out.push_str(&format!(
                             "  {}  {} · {} (to-do via {})  {}\n",
                             at(r.scheduled_at),
-                            r.community,
-                            r.assist_for.as_deref().unwrap_or("?"),
-                            r.channel,
-                            r.key
+                            visible(&r.community),
+                            visible(r.assist_for.as_deref().unwrap_or("?")),
+                            visible(&r.channel),
+                            visible(&r.key)
                         ));
                     }
                     emit(&out);
@@ -108,15 +108,16 @@ pub fn run(args: Args) -> ExitCode {
             rt.block_on(store.close());
             match answer {
                 Ok(Confirmed::Done) => {
-                    emit(&format!("confirmed: {key}\n"));
+                    emit(&format!("confirmed: {}\n", visible(&key)));
                     ExitCode::SUCCESS
                 }
                 Ok(Confirmed::Already) => {
-                    emit(&format!("already confirmed: {key}\n"));
+                    emit(&format!("already confirmed: {}\n", visible(&key)));
                     ExitCode::SUCCESS
                 }
                 Ok(Confirmed::Unknown) => usage(&format!(
-                    "no to-do has the key `{key}` (see `drumbeat assist list`)"
+                    "no to-do has the key `{}` (see `drumbeat assist list`)",
+                    visible(&key)
                 )),
                 Err(e) => {
                     eprintln!("error: {e}");

@@ -1,6 +1,6 @@
 //! `drumbeat leaderboard [--top N]`
 
-use crate::cli::common::emit;
+use crate::cli::common::{emit, visible};
 use crate::cli::roster::{Format, Roster};
 use crate::rules::{Status, tier_of};
 use crate::schedule::format::columns;
@@ -74,8 +74,8 @@ pub fn run(args: Args) -> ExitCode {
             let name = m.name.clone().unwrap_or_else(|| m.id.clone());
             rows.push([
                 (i + 1).to_string(),
-                m.id.clone(),
-                name.clone(),
+                visible(&m.id).into_owned(),
+                visible(&name).into_owned(),
                 points.to_string(),
                 tier.clone().unwrap_or_else(|| "-".into()),
             ]);
@@ -86,7 +86,7 @@ pub fn run(args: Args) -> ExitCode {
         if !out.is_empty() {
             out.push('\n');
         }
-        out.push_str(&format!("{} ({})\n", p.community.name, id));
+        out.push_str(&format!("{} ({})\n", visible(&p.community.name), id));
         columns(&mut out, &rows);
         boards.push(json!({"community": id, "leaders": items}));
     }

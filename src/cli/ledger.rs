@@ -1,6 +1,6 @@
 //! `drumbeat ledger ID`
 
-use crate::cli::common::emit;
+use crate::cli::common::{emit, visible};
 use crate::cli::roster::{Format, Roster};
 use crate::schedule::format::columns;
 use crate::store::{DEFAULT_URL, Store};
@@ -33,7 +33,8 @@ pub fn run(args: Args) -> ExitCode {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let p = match roster.find(&args.id) {
+    // A member taken off the roster still has their ledger, the removal included.
+    let p = match roster.find_kept(&args.id) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -56,9 +57,13 @@ pub fn run(args: Args) -> ExitCode {
             at.format("%Y-%m-%d %H:%M:%S").to_string(),
             format!("{:+}", l.points),
             balance.to_string(),
-            l.reason.clone(),
-            l.detail.clone().unwrap_or_else(|| "-".into()),
-            l.event.clone().unwrap_or_else(|| "-".into()),
+            visible(&l.reason).into_owned(),
+            l.detail
+                .as_deref()
+                .map_or("-".into(), |d| visible(d).into_owned()),
+            l.event
+                .as_deref()
+                .map_or("-".into(), |e| visible(e).into_owned()),
         ]);
         items.push(json!({
             "at": at.to_rfc3339(), "points": l.points, "balance": balance,
@@ -71,7 +76,7 @@ pub fn run(args: Args) -> ExitCode {
             serde_json::to_string_pretty(&items).unwrap_or_default()
         )),
         Format::Table => {
-            let mut out = format!("{} · {}\n\n", args.id, community);
+            let mut out = format!("{} · {}\n\n", visible(&args.id), community);
             columns(&mut out, &rows);
             out.push_str(&format!("\n{} lines, balance {balance}\n", lines.len()));
             emit(&out);

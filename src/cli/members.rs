@@ -1,10 +1,11 @@
 //! `drumbeat members list|show ID`
 
-use crate::cli::common::emit;
-use crate::cli::roster::{Format, Roster};
+use crate::cli::common::{emit, now, visible};
+use crate::cli::roster::{Format, REMOVED, Roster};
 use crate::playbook::Playbook;
 use crate::rules::engine::State;
 use crate::schedule::format::columns;
+use crate::store::members::LedgerLine;
 use crate::store::{DEFAULT_URL, Store};
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -19,6 +20,8 @@ use std::process::ExitCode;
 /// Examples:
 ///   drumbeat members list
 ///   drumbeat members show u-1024 --format json
+///   drumbeat members import roster.csv --update
+///   drumbeat members remove u-1024
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -43,14 +46,23 @@ pub enum Action {
     /// One member in full: profile, points, streak, tier, badges, offences.
     Show { id: String },
     /// Bring in an existing group's roster from CSV: columns id (required), name, joined
-    /// (YYYY-MM-DD), birthday (MM-DD or YYYY-MM-DD), points (a starting balance). Every bad
-    /// row is reported by line, and then nothing is imported.
+    /// (YYYY-MM-DD), birthday (MM-DD or YYYY-MM-DD), points (a starting balance), or in
+    /// Chinese 编号, 昵称, 入群日期, 生日, 积分. UTF-8, or GB18030/GBK as Excel on Chinese
+    /// Windows saves it. Every bad row is reported by line, and then nothing is imported.
     Import {
         file: PathBuf,
         /// The community's playbook, when the store does not know it yet.
         #[arg(long)]
         playbook: Option<PathBuf>,
+        /// Members already known take the roster's name, dates and starting balance (an
+        /// empty cell keeps what they had); without it they refuse the file.
+        #[arg(long)]
+        update: bool,
     },
+    /// Take a member off the roster: no longer listed, ranked, drawn or swept. Their
+    /// ledger, events and offences are kept, and the ledger records the removal; a later
+    /// event for them brings them back.
+    Remove { id: String },
     /// Write every member as CSV for spreadsheets (UTF-8 with a byte-order mark, so Excel
     /// shows Chinese names right).
     Export {
@@ -85,8 +97,8 @@ pub fn run(args: Args) -> ExitCode {
     let result = match &args.action {
         Action::List => list(&roster, args.format, at),
         Action::Show { id } => show(&roster, id, args.format, at),
-        Action::Import { file, .. } => match roster.playbooks.as_slice() {
-            [p] => match crate::cli::roll::import(&roster, p, file, Utc::now()) {
+        Action::Import { file, update, .. } => match roster.playbooks.as_slice() {
+            [p] => match crate::cli::roll::import(&roster, p, file, *update, Utc::now()) {
                 ExitCode::SUCCESS => Ok(()),
                 code => Err(code),
             },
@@ -97,6 +109,7 @@ pub fn run(args: Args) -> ExitCode {
                 "the store knows several communities: give --community ID",
             )),
         },
+        Action::Remove { id } => remove(&roster, id),
         Action::Export { output } => {
             match crate::cli::roll::export(&roster, at, output.as_deref()) {
                 ExitCode::SUCCESS => Ok(()),
@@ -144,11 +157,11 @@ fn list(roster: &Roster, format: Format, at: chrono::DateTime<Utc>) -> Result<()
         Format::Table => {
             let text = |v: &Value| match v {
                 Value::Null => "-".to_string(),
-                Value::String(s) => s.clone(),
+                Value::String(s) => visible(s).into_owned(),
                 Value::Array(a) if a.is_empty() => "-".to_string(),
                 Value::Array(a) => a
                     .iter()
-                    .map(|x| x.as_str().unwrap_or_default().to_string())
+                    .map(|x| visible(x.as_str().unwrap_or_default()).into_owned())
                     .collect::<Vec<_>>()
                     .join(","),
                 other => other.to_string(),
@@ -229,9 +242,10 @@ fn show(
         Format::Table => {
             let s = |k: &str| match &m[k] {
                 Value::Null => "-".to_string(),
-                Value::String(s) => s.clone(),
+                Value::String(s) => visible(s).into_owned(),
                 Value::Array(a) if a.is_empty() => "-".to_string(),
-                other => other.to_string(),
+                // Badge ids come from the playbook; JSON text escapes controls anyway.
+                other => visible(&other.to_string()).into_owned(),
             };
             let mut out = format!(
                 "{} ({}) · {} · {}\n",
@@ -259,16 +273,62 @@ fn show(
                     out.push_str(&format!(
                         "    {}  {} #{} → {} ({})\n",
                         o.at.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
-                        o.rule,
+                        visible(&o.rule),
                         o.n,
-                        o.penalty,
-                        o.action
+                        visible(&o.penalty),
+                        visible(&o.action)
                     ));
                 }
             }
             emit(&out);
         }
     }
+    Ok(())
+}
+
+/// Takes a member off their community's roster; what they did stays on record.
+fn remove(roster: &Roster, id: &str) -> Result<(), ExitCode> {
+    let p = roster.find(id)?;
+    let community = p.community.id.value.as_str();
+    let fail = |e: crate::store::StoreError| {
+        eprintln!("error: {e}");
+        ExitCode::from(1)
+    };
+    let (lines, offences) = roster
+        .rt
+        .block_on(async {
+            Ok((
+                roster.store.ledger(community, id).await?,
+                roster.store.offences(community, id).await?,
+            ))
+        })
+        .map_err(fail)?;
+    let record = LedgerLine {
+        community: community.to_string(),
+        member: id.to_string(),
+        at: now(),
+        points: 0,
+        reason: REMOVED.into(),
+        detail: Some("taken off the roster with `drumbeat members remove`".into()),
+        event: None,
+    };
+    let shown = visible(id);
+    if !roster
+        .rt
+        .block_on(roster.store.remove_member(community, id, &record))
+        .map_err(fail)?
+    {
+        // Gone between the look-up and now.
+        return Err(crate::cli::common::usage(&format!(
+            "no member `{shown}` in `{community}`"
+        )));
+    }
+    let balance: i64 = lines.iter().map(|l| l.points).sum();
+    emit(&format!(
+        "removed `{shown}` from `{community}`: no longer listed or counted; their ledger \
+         (balance {balance}) and offences ({}) are kept: drumbeat ledger {shown}\n",
+        offences.len()
+    ));
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! What the member commands share: the store, the playbooks it keeps, members' states.
 
-use crate::cli::common::{open_existing_store, small_runtime, usage};
+use crate::cli::common::{open_existing_store, small_runtime, usage, visible};
 use crate::playbook::{Loaded, Playbook, load::load_bytes};
 use crate::rules::engine::State;
 use crate::runtime::intake::rebuild;
@@ -8,6 +8,9 @@ use crate::store::{AnyStore, Store};
 use crate::template::Engine;
 use std::path::Path;
 use std::process::ExitCode;
+
+/// The ledger reason of the line that records a member taken off the roster.
+pub const REMOVED: &str = "removed";
 
 /// The store and the communities it knows, for commands that read members.
 pub struct Roster {
@@ -58,25 +61,65 @@ impl Roster {
     }
 
     /// The community a member belongs to: the one given, else the only one that knows them.
+    /// A member taken off the roster is not found, and the error says when they were
+    /// removed and that their ledger is kept.
     pub fn find(&self, member: &str) -> Result<&Playbook, ExitCode> {
+        self.find_in(member, false)
+    }
+
+    /// Like [`Roster::find`], but also finds a member taken off the roster: their ledger
+    /// is kept and still read.
+    pub fn find_kept(&self, member: &str) -> Result<&Playbook, ExitCode> {
+        self.find_in(member, true)
+    }
+
+    fn find_in(&self, member: &str, removed_too: bool) -> Result<&Playbook, ExitCode> {
+        let fail = |e: crate::store::StoreError| {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        };
         let mut found = Vec::new();
         for p in &self.playbooks {
             let known = self
                 .rt
                 .block_on(self.store.member(p.community.id.value.as_str(), member))
-                .map_err(|e| {
-                    eprintln!("error: {e}");
-                    ExitCode::from(1)
-                })?;
+                .map_err(fail)?;
             if known.is_some() {
                 found.push(p);
             }
         }
+        let shown = visible(member);
+        if found.is_empty() {
+            // The line that records a removal, per community that removed them.
+            let mut removals = Vec::new();
+            for p in &self.playbooks {
+                let id = p.community.id.value.as_str();
+                let lines = self
+                    .rt
+                    .block_on(self.store.ledger(id, member))
+                    .map_err(fail)?;
+                if let Some(l) = lines.iter().rev().find(|l| l.reason == REMOVED) {
+                    removals.push((p, l.at.with_timezone(&p.community.timezone)));
+                }
+            }
+            match removals.as_slice() {
+                [(p, _)] if removed_too => return Ok(p),
+                [(p, at)] => {
+                    let id = p.community.id.value.as_str();
+                    return Err(usage(&format!(
+                        "`{shown}` was removed from `{id}` on {} (drumbeat members remove); \
+                         their ledger and offences are kept: drumbeat ledger {shown} --community {id}",
+                        at.format("%Y-%m-%d %H:%M")
+                    )));
+                }
+                _ => found.extend(removals.iter().map(|(p, _)| *p)),
+            }
+        }
         match found.as_slice() {
             [p] => Ok(p),
-            [] => Err(usage(&format!("no member `{member}` in the store"))),
+            [] => Err(usage(&format!("no member `{shown}` in the store"))),
             _ => Err(usage(&format!(
-                "member `{member}` is in several communities ({}): give --community",
+                "member `{shown}` is in several communities ({}): give --community",
                 found
                     .iter()
                     .map(|p| p.community.id.value.as_str())

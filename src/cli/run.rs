@@ -1,7 +1,7 @@
 //! `drumbeat run PATH... [--store URL] [--listen ADDR] [--dry-run]`
 
 use crate::channel::{ConsoleSink, Options};
-use crate::cli::common::usage;
+use crate::cli::common::{usage, visible};
 use crate::runtime::program::Build;
 use crate::runtime::{self, Clock, Config, Control, Failure, ScaledClock, Settings, SystemClock};
 use crate::store::DEFAULT_URL;
@@ -240,7 +240,29 @@ fn init_logs(format: LogFormat) {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let _ = match format {
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Text => {
+            use tracing_subscriber::field::MakeExt;
+            let fields = tracing_subscriber::fmt::format::debug_fn(log_field).delimited(" ");
+            builder.fmt_fields(fields).try_init()
+        }
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+/// One field of a text log line, `name=value` (the message bare), its value escaped with
+/// [`visible`]: a platform's error text with a line break in it must not start a line
+/// that looks like another event, nor drive the terminal that shows the log.
+fn log_field(
+    w: &mut tracing_subscriber::fmt::format::Writer<'_>,
+    field: &tracing::field::Field,
+    value: &dyn std::fmt::Debug,
+) -> std::fmt::Result {
+    let text = format!("{value:?}");
+    let text = visible(&text);
+    match field.name() {
+        "message" => w.write_str(&text),
+        // As the default format shows names: in italics, on a terminal.
+        name if w.has_ansi_escapes() => write!(w, "\x1b[3m{name}\x1b[0m\x1b[2m=\x1b[0m{text}"),
+        name => write!(w, "{name}={text}"),
+    }
 }

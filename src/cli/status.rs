@@ -1,6 +1,6 @@
 //! `drumbeat status [--store URL] [--format table|json] [--next N]`
 
-use crate::cli::common::{emit, open_existing_store, small_runtime, usage};
+use crate::cli::common::{emit, open_existing_store, small_runtime, usage, visible};
 use crate::store::{self, AnyStore, Counts, DEFAULT_URL, OutboxRow, State, Store, StoreUrl};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -228,14 +228,12 @@ fn instant(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// Text from a platform's answer, made safe for one table cell: line breaks and other
-/// control characters (which could drive the terminal) become spaces.
+/// Text from a platform's answer, made safe for one table cell: runs of white space, line
+/// breaks included, become one space, and what could still drive the terminal or reorder
+/// the line (escape sequences, bidirectional controls) is shown escaped.
 fn one_line(text: &str) -> String {
-    let cleaned: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
+    let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    visible(&folded).into_owned()
 }
 
 #[derive(Serialize)]

@@ -453,7 +453,12 @@ pub async fn rebuild_all<S: Store>(
     for (member, state) in states.iter_mut() {
         state.ledger.balance = sums.get(member).copied().unwrap_or(0);
     }
-    for row in store.members(id).await? {
+    let rows = store.members(id).await?;
+    // Events and ledger lines of someone taken off the roster (`members remove`) stay;
+    // they are not a member until an event of theirs comes again.
+    let listed: HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    states.retain(|member, _| listed.contains(member.as_str()));
+    for row in rows {
         let key = row.id.clone();
         states
             .entry(key.clone())

@@ -14,7 +14,8 @@ pub struct LedgerLine {
     pub member: String,
     pub at: DateTime<Utc>,
     pub points: i64,
-    /// What kind of line: `points`, `streak`, `referral`, `opening`.
+    /// What kind of line: `points`, `streak`, `referral`, `opening`, or `removed` (no
+    /// points: the member was taken off the roster).
     pub reason: String,
     /// Which rule or what for, in words.
     pub detail: Option<String>,

@@ -238,6 +238,9 @@ pub enum Outcome {
     /// Not tried (shutting down): the row goes back as it was, due at once, and the
     /// attempt does not count.
     Release,
+    /// Not tried: its first attempt came later than its grace (the machine was paused or
+    /// suspended past it). Recorded missed, like a fire found past its grace after downtime.
+    Missed,
 }
 
 /// How many rows are in each state.
@@ -628,6 +631,14 @@ pub trait Store: Send + Sync {
         draw: &members::Draw,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Whether a dry run (`drumbeat run --dry-run`) has used this store: its messages were
+    /// printed, never sent.
+    fn is_dry_run(&self) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Records that a dry run uses this store, when it is a dry run's already or holds
+    /// nothing yet. Answers false, recording nothing, for a store with a real run's state.
+    fn take_for_dry_run(&self) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Keeps the playbook text each community runs with (written on start and reload).
     fn save_playbooks(
         &self,
@@ -968,6 +979,18 @@ impl Store for AnyStore {
     async fn save_draw(&self, draw: &members::Draw) -> Result<bool, StoreError> {
         match self {
             AnyStore::Sqlite(s) => s.save_draw(draw).await,
+        }
+    }
+
+    async fn is_dry_run(&self) -> Result<bool, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.is_dry_run().await,
+        }
+    }
+
+    async fn take_for_dry_run(&self) -> Result<bool, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.take_for_dry_run().await,
         }
     }
 

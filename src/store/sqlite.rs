@@ -46,6 +46,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 3,
         sql: include_str!("../../migrations/sqlite/0003_members.sql"),
     },
+    Migration {
+        version: 4,
+        sql: include_str!("../../migrations/sqlite/0004_store_info.sql"),
+    },
 ];
 
 /// How long a writer waits for another process's write lock before failing.
@@ -76,7 +80,7 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// The newest schema version this binary understands.
-    pub const SCHEMA_VERSION: i64 = 3;
+    pub const SCHEMA_VERSION: i64 = 4;
 
     /// Opens the store at `path`, creating the file if it does not exist, and brings its
     /// schema up to date. Refuses a store written by a newer drumbeat.
@@ -138,6 +142,7 @@ async fn connect_writer(options: SqliteConnectOptions) -> Result<SqlitePool, Sto
             .idle_timeout(None)
             .max_lifetime(None)
             .acquire_timeout(Duration::from_secs(120))
+            .before_acquire(|conn, _| Box::pin(usable_writer(conn)))
             .connect_with(options.clone())
             .await;
         match attempt {
@@ -150,6 +155,24 @@ async fn connect_writer(options: SqliteConnectOptions) -> Result<SqlitePool, Sto
             Err(e) => return Err(StoreError::db("opening the store file")(e)),
         }
     }
+}
+
+/// Whether the writer can be handed out again, or must be closed and replaced.
+///
+/// A failed write (a full disk: SQLITE_FULL, an I/O error) can leave the connection
+/// believing it is still inside a transaction: SQLite may have rolled it back by itself, so
+/// the rollback issued when the transaction is dropped fails, and every later `BEGIN` is
+/// refused for good. The ping waits for that rollback to have run; a connection still in a
+/// transaction after it is closed (which rolls back whatever SQLite still holds) and the
+/// pool opens a fresh one.
+async fn usable_writer(conn: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection;
+    conn.ping().await?;
+    if conn.is_in_transaction() {
+        tracing::warn!("the store's writer was left inside a failed transaction; reopening it");
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 /// SQLITE_BUSY or SQLITE_LOCKED, with any extended code.
@@ -479,6 +502,13 @@ impl Store for SqliteStore {
                      state = CASE WHEN attempts <= 1 THEN 'pending' ELSE 'retrying' END, \
                      next_attempt_at = CASE WHEN attempts <= 1 THEN scheduled_at ELSE ?3 END, \
                      updated_at = ?3 \
+                     WHERE id = ?1 AND lease_token = ?2 AND state = 'sending'",
+                )
+                .bind(lease.id)
+                .bind(lease.token)
+                .bind(millis(now)),
+                Outcome::Missed => sqlx::query(
+                    "UPDATE outbox SET state = 'missed', updated_at = ?3 \
                      WHERE id = ?1 AND lease_token = ?2 AND state = 'sending'",
                 )
                 .bind(lease.id)
@@ -939,6 +969,44 @@ impl Store for SqliteStore {
 
     async fn playbooks(&self) -> Result<Vec<(String, String, String)>, StoreError> {
         self.playbooks_impl().await
+    }
+
+    async fn is_dry_run(&self) -> Result<bool, StoreError> {
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT value FROM store_info WHERE name = 'purpose'")
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(StoreError::db("reading what the store is for"))?;
+        Ok(found.as_deref() == Some("dry_run"))
+    }
+
+    async fn take_for_dry_run(&self) -> Result<bool, StoreError> {
+        let doing = "marking the store as a dry run's";
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::db(doing))?;
+        let (marked, used): (bool, bool) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM store_info WHERE name = 'purpose' AND value = 'dry_run'), \
+                    EXISTS (SELECT 1 FROM outbox) OR EXISTS (SELECT 1 FROM last_runs) \
+                    OR EXISTS (SELECT 1 FROM events) OR EXISTS (SELECT 1 FROM members)",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(StoreError::db(doing))?;
+        if marked {
+            return Ok(true);
+        }
+        if used {
+            return Ok(false);
+        }
+        sqlx::query("INSERT INTO store_info (name, value) VALUES ('purpose', 'dry_run')")
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db(doing))?;
+        tx.commit().await.map_err(StoreError::db(doing))?;
+        Ok(true)
     }
 
     async fn close(&self) {

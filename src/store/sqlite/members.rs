@@ -229,6 +229,47 @@ impl SqliteStore {
             .map_err(StoreError::db(doing))
     }
 
+    /// Deletes the member's row and adds the ledger line that records it, together.
+    pub(crate) async fn remove_member_impl(
+        &self,
+        community: &str,
+        id: &str,
+        record: &LedgerLine,
+    ) -> Result<bool, StoreError> {
+        let doing = "removing a member";
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::db(doing))?;
+        let gone = sqlx::query("DELETE FROM members WHERE community = ?1 AND id = ?2")
+            .bind(community)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db(doing))?
+            .rows_affected();
+        if gone == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO ledger (community, member, at, points, reason, detail, event) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .bind(&record.community)
+        .bind(&record.member)
+        .bind(millis(record.at))
+        .bind(record.points)
+        .bind(&record.reason)
+        .bind(&record.detail)
+        .bind(&record.event)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db(doing))?;
+        tx.commit().await.map_err(StoreError::db(doing))?;
+        Ok(true)
+    }
+
     /// A member's ledger, or with `None` the whole community's, in order.
     pub(crate) async fn ledger_impl(
         &self,
