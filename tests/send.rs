@@ -55,7 +55,31 @@ fn a_template_is_rendered_and_delivered_through_the_channel() {
         serde_json::from_str(std::fs::read_to_string(&file).unwrap().trim()).unwrap();
     assert_eq!(line["message"], "早上好,晨读会!");
     assert_eq!(line["at"], "2027-01-03T23:00:00Z");
-    assert_eq!(line["key"], "snd/send/out/1799017200");
+    let key = line["key"].as_str().unwrap();
+    assert!(
+        key.starts_with("snd/send/out/20270103T230000Z-") && key.len() == 38,
+        "{key}"
+    );
+}
+
+/// Two tests sent for the same instant carry two keys: a receiver that drops repeated
+/// idempotency keys takes both.
+#[test]
+fn each_test_message_has_a_key_of_its_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("out.jsonl");
+    let args = ["--channel", "out", "--at", "2027-01-04T07:00"];
+    let env = [("OUT_FILE", file.to_str().unwrap())];
+    for _ in 0..3 {
+        let (code, _, stderr) = send(tmp.path(), &args, &env);
+        assert_eq!(code, 0, "{stderr}");
+    }
+    let keys: std::collections::HashSet<String> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["key"].to_string())
+        .collect();
+    assert_eq!(keys.len(), 3, "{keys:?}");
 }
 
 #[test]

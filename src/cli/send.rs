@@ -72,7 +72,14 @@ pub fn run(args: Args) -> ExitCode {
     let community = p.community.id.value.as_str();
     let msg = Outgoing {
         text,
-        key: format!("{community}/send/{}/{}", args.channel, at.timestamp()),
+        // Unique per send, so a receiver that drops repeated keys still takes the second
+        // test sent in the same second (or for the same --at).
+        key: format!(
+            "{community}/send/{}/{}-{}",
+            args.channel,
+            at.format("%Y%m%dT%H%M%SZ"),
+            nonce()
+        ),
         source: "send".into(),
         at,
         community_id: community.to_string(),
@@ -117,4 +124,19 @@ pub fn run(args: Args) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Eight hex digits nobody can predict: the process's random hasher keys, its id and the
+/// time.
+fn nonce() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    format!("{:08x}", h.finish() as u32)
 }
