@@ -6,6 +6,7 @@ mod common;
 mod bad_input;
 mod channel;
 mod daemon;
+mod hostile_clients;
 mod init;
 mod intake;
 mod members;

@@ -1,18 +1,21 @@
 //! `POST /v1/events`: member events over HTTP, exactly as `drumbeat event` takes them.
 //!
 //! Every request must prove it comes from a forwarder the operator set up: a bearer token
-//! (`Authorization: Bearer TOKEN`, with `DRUMBEAT_EVENTS_TOKEN`) or an HMAC-SHA256 of the
-//! raw body (`X-Drumbeat-Signature: sha256=HEX`, keyed with `DRUMBEAT_EVENTS_SECRET`).
-//! Answers:
+//! (`Authorization: Bearer TOKEN`, the scheme in any case, with `DRUMBEAT_EVENTS_TOKEN`) or
+//! an HMAC-SHA256 of the raw body (`X-Drumbeat-Signature: sha256=HEX`, keyed with
+//! `DRUMBEAT_EVENTS_SECRET`). A request with neither a valid token nor a signature header is
+//! refused before a byte of its body is read; a signed body is read, within a budget shared
+//! by all requests, and then checked. Every answer is JSON:
 //!
 //! | status | when |
 //! | --- | --- |
 //! | 200 | applied: `{"applied": N, "duplicates": M}` |
 //! | 400 | not JSON, or events that break the format (every problem listed) |
 //! | 401 | no or wrong token or signature |
+//! | 408 | the body did not arrive in time |
 //! | 413 | a body over the size limit |
 //! | 422 | events that do not fit the loaded communities (unknown community or type) |
-//! | 503 | intake is off (no secret configured), or the store failed (nothing applied) |
+//! | 503 | intake is off (no secret configured), the store failed (nothing applied), or too many signed bodies are being read |
 
 use super::Ops;
 use crate::channel::Secret;
@@ -20,8 +23,8 @@ use crate::events::{Event, read_json};
 use crate::runtime::Clock;
 use crate::runtime::intake::{Receipt, Refusal};
 use crate::store::Store;
-use axum::body::Bytes;
-use axum::extract::State;
+use axum::body::{Body, HttpBody};
+use axum::extract::{Extension, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, Mac};
@@ -31,6 +34,9 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 
 /// The largest body taken: a full batch of 10,000 events with room to spare.
 pub const MAX_BODY: usize = 8 * 1024 * 1024;
@@ -85,32 +91,47 @@ impl Auth {
         self.token.is_some() || self.key.is_some()
     }
 
-    /// Whether the request carries a valid token or signature.
-    fn admits(&self, headers: &HeaderMap, body: &[u8]) -> bool {
+    /// What the request's headers offer as proof: a valid token, or a signature to check
+    /// against the body. `None`: refused without reading the body.
+    fn proof<'h>(&self, headers: &'h HeaderMap) -> Option<Proof<'h>> {
         let bearer = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
+            .and_then(|v| v.trim().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim());
         if let (Some(token), Some(given)) = (&self.token, bearer)
-            && same(token.expose().as_bytes(), given.trim().as_bytes())
+            && same(token.expose().as_bytes(), given.as_bytes())
         {
-            return true;
+            return Some(Proof::Token);
         }
         let signature = headers
             .get("x-drumbeat-signature")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("sha256="));
-        if let (Some(key), Some(given)) = (&self.key, signature) {
-            let mut mac = Hmac::<Sha256>::new_from_slice(key.expose().as_bytes()).expect("any key");
-            mac.update(body);
-            let expected = hex(&mac.finalize().into_bytes());
-            return same(
-                expected.as_bytes(),
-                given.trim().to_ascii_lowercase().as_bytes(),
-            );
-        }
-        false
+            .and_then(|v| v.to_str().ok())?;
+        self.key.is_some().then_some(Proof::Signature(signature))
     }
+
+    /// Whether `given` (`sha256=HEX`) is the signature of `body`.
+    fn signed(&self, given: &str, body: &[u8]) -> bool {
+        let (Some(key), Some(given)) = (&self.key, given.trim().strip_prefix("sha256=")) else {
+            return false;
+        };
+        let mut mac = Hmac::<Sha256>::new_from_slice(key.expose().as_bytes()).expect("any key");
+        mac.update(body);
+        let expected = hex(&mac.finalize().into_bytes());
+        same(
+            expected.as_bytes(),
+            given.trim().to_ascii_lowercase().as_bytes(),
+        )
+    }
+}
+
+/// What a request offers to be let in.
+enum Proof<'h> {
+    /// A valid bearer token: the body is the forwarder's.
+    Token,
+    /// A signature header, to be checked once the body is read.
+    Signature(&'h str),
 }
 
 /// Compares in time that does not depend on where the inputs differ.
@@ -145,6 +166,58 @@ impl fmt::Debug for EventsRoute {
     }
 }
 
+/// How bodies are read: within a time, and for signed requests out of a budget of bytes
+/// shared by all of them, so bodies nobody has vouched for yet cannot fill the memory.
+#[derive(Debug, Clone)]
+pub struct BodyRules {
+    timeout: Duration,
+    /// Permits are bytes; a signed request holds its declared length (or the limit) until
+    /// its signature is checked.
+    unchecked: Arc<Semaphore>,
+}
+
+impl BodyRules {
+    pub fn new(limits: &super::listen::Limits) -> BodyRules {
+        BodyRules {
+            timeout: limits.body_timeout,
+            unchecked: Arc::new(Semaphore::new(limits.unchecked_bodies.max(MAX_BODY))),
+        }
+    }
+}
+
+/// Why a body was not had.
+enum Unread {
+    TooLarge,
+    Late,
+    Broken(String),
+}
+
+/// Reads `body` whole, refusing it past `limit` bytes or `deadline`.
+async fn read_body(
+    mut body: Body,
+    limit: usize,
+    declared: Option<usize>,
+    deadline: Instant,
+) -> Result<Vec<u8>, Unread> {
+    let mut bytes = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+    loop {
+        let frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx));
+        match tokio::time::timeout_at(deadline, frame).await {
+            Err(_) => return Err(Unread::Late),
+            Ok(None) => return Ok(bytes),
+            Ok(Some(Err(e))) => return Err(Unread::Broken(e.to_string())),
+            Ok(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data() {
+                    if bytes.len() + data.len() > limit {
+                        return Err(Unread::TooLarge);
+                    }
+                    bytes.extend_from_slice(&data);
+                }
+            }
+        }
+    }
+}
+
 fn answer(status: StatusCode, body: serde_json::Value) -> Response {
     (
         status,
@@ -154,7 +227,18 @@ fn answer(status: StatusCode, body: serde_json::Value) -> Response {
         .into_response()
 }
 
-pub(super) async fn post(State(ops): State<Ops>, headers: HeaderMap, body: Bytes) -> Response {
+fn too_large() -> Response {
+    answer(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        json!({"error": format!("the body is over the limit of {MAX_BODY} bytes (8 MiB); send fewer events per request")}),
+    )
+}
+
+pub(super) async fn post(
+    State(ops): State<Ops>,
+    Extension(rules): Extension<BodyRules>,
+    request: Request,
+) -> Response {
     let Some(route) = &ops.events else {
         return answer(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -167,12 +251,64 @@ pub(super) async fn post(State(ops): State<Ops>, headers: HeaderMap, body: Bytes
             json!({"error": "event intake is off: start the daemon with DRUMBEAT_EVENTS_TOKEN or DRUMBEAT_EVENTS_SECRET set"}),
         );
     }
-    if !route.auth.admits(&headers, &body) {
-        return answer(
+    let (head, body) = request.into_parts();
+    let unauthorized = || {
+        answer(
             StatusCode::UNAUTHORIZED,
             json!({"error": "missing or wrong `Authorization: Bearer` token or `X-Drumbeat-Signature`"}),
-        );
+        )
+    };
+    let Some(proof) = route.auth.proof(&head.headers) else {
+        return unauthorized();
+    };
+    let declared = head
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return too_large();
     }
+    let declared = declared.map(|n| n as usize);
+    let deadline = Instant::now() + rules.timeout;
+    // A signed body is held against the budget until its signature is checked.
+    let mut unchecked: Option<OwnedSemaphorePermit> = None;
+    if let Proof::Signature(_) = proof {
+        let bytes = u32::try_from(declared.unwrap_or(MAX_BODY)).expect("within the limit");
+        match tokio::time::timeout_at(deadline, rules.unchecked.clone().acquire_many_owned(bytes))
+            .await
+        {
+            Ok(Ok(permit)) => unchecked = Some(permit),
+            _ => {
+                return answer(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({"error": "too many signed bodies are being read; send again shortly"}),
+                );
+            }
+        }
+    }
+    let body = match read_body(body, MAX_BODY, declared, deadline).await {
+        Ok(b) => b,
+        Err(Unread::TooLarge) => return too_large(),
+        Err(Unread::Late) => {
+            return answer(
+                StatusCode::REQUEST_TIMEOUT,
+                json!({"error": format!("the body did not arrive within {} s", rules.timeout.as_secs())}),
+            );
+        }
+        Err(Unread::Broken(e)) => {
+            return answer(
+                StatusCode::BAD_REQUEST,
+                json!({"error": format!("the body could not be read: {e}")}),
+            );
+        }
+    };
+    if let Proof::Signature(given) = proof
+        && !route.auth.signed(given, &body)
+    {
+        return unauthorized();
+    }
+    drop(unchecked);
     let Ok(text) = std::str::from_utf8(&body) else {
         return answer(
             StatusCode::BAD_REQUEST,

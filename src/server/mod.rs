@@ -1,10 +1,11 @@
 //! The daemon's HTTP side: `GET /healthz` for supervisors and load balancers,
 //! `GET /metrics` for Prometheus.
 //!
-//! [`router`] builds the routes so more can be merged in (events arrive here later);
-//! [`serve`] runs them on a listener until a shutdown signal.
+//! [`router`] builds the routes; [`serve`] runs them on a listener until a shutdown signal,
+//! within the limits of [`listen`].
 
 pub mod events;
+pub mod listen;
 
 use crate::runtime::metrics::Metrics;
 use axum::Router;
@@ -148,24 +149,27 @@ impl Ops {
 /// The daemon's routes: `GET /healthz`, `GET /metrics` and `POST /v1/events`; anything else
 /// is 404.
 pub fn router(ops: Ops) -> Router {
+    router_with(ops, &listen::Limits::for_process())
+}
+
+/// [`router`], reading bodies within `limits`.
+pub fn router_with(ops: Ops, limits: &listen::Limits) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/v1/events", axum::routing::post(events::post))
-        .layer(axum::extract::DefaultBodyLimit::max(events::MAX_BODY))
+        .layer(axum::Extension(events::BodyRules::new(limits)))
         .with_state(ops)
 }
 
-/// Serves [`router`] on `listener` until `shutdown` completes, then finishes the requests
-/// in flight and returns.
+/// Serves [`router`] on `listener` within the process's [`listen::Limits`] until `shutdown`
+/// completes, then finishes the requests in flight and returns.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     ops: Ops,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(ops))
-        .with_graceful_shutdown(shutdown)
-        .await
+    listen::serve(listener, ops, listen::Limits::for_process(), shutdown).await
 }
 
 /// The body of `/healthz`, fields in this order.
