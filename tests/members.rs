@@ -838,3 +838,68 @@ templates:
     // The welcome and the 09:00 slot fill the day's two; the 10:00 slot is crowded out.
     assert_eq!(texts, ["欢迎 小白", "九点"], "{stdout}");
 }
+
+/// Nothing is sent outside `community.runs`: a welcome caused before the camp starts is
+/// held until its first day begins; one caused after it ended is recorded missed with its
+/// reason, which `status` shows.
+#[test]
+fn messages_members_cause_outside_runs_wait_for_its_start_or_are_not_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("camp.yaml"),
+        r#"version: 1
+community: { id: camp, name: 打卡营, kind: service, timezone: Asia/Shanghai, locale: zh-CN,
+  runs: { from: 2026-12-01, until: 2026-12-21 } }
+channels: { group: { type: console } }
+entry: { welcome: welcome }
+templates:
+  welcome: "欢迎 {{ member.name }}"
+"#,
+    )
+    .unwrap();
+    let take = |id: &str, member: &str, at: &str| {
+        let line = format!(
+            r#"{{"id":"{id}","type":"join","community":"camp","member":"{member}","at":"{at}","data":{{"name":"{member}"}}}}"#
+        );
+        std::fs::write(dir.path().join("e.jsonl"), line).unwrap();
+        let out = drumbeat_in(
+            dir.path(),
+            [
+                "event",
+                "camp.yaml",
+                "--input",
+                "e.jsonl",
+                "--store",
+                "sqlite://./state.db",
+                "--now",
+                at,
+            ],
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    };
+    take("early", "u-early", "2026-11-28T10:00:00+08:00");
+    take("late", "u-late", "2026-12-22T10:00:00+08:00");
+    let out = drumbeat_in(
+        dir.path(),
+        [
+            "status",
+            "--store",
+            "sqlite://./state.db",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let status: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let next = &status["next"][0];
+    assert_eq!(next["key"], "camp/event/early/welcome");
+    // Held to the first day's start, 00:00 in Shanghai.
+    assert_eq!(next["scheduled_at"], "2026-11-30T16:00:00Z");
+    let missed = &status["missed"][0];
+    assert_eq!(missed["key"], "camp/event/late/welcome");
+    assert_eq!(
+        missed["last_error"],
+        "not sent: it came after the community's runs ended (2026-12-21); nothing is sent outside `runs`"
+    );
+    assert_eq!(status["missed"].as_array().unwrap().len(), 1);
+}

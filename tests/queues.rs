@@ -286,7 +286,9 @@ async fn marks_of_many_communities_are_written_together_and_never_move_back() {
 async fn a_fire_that_cannot_render_is_recorded_dead_not_lost() {
     let (_dir, s) = fresh().await;
     let mut broken = fire("club", "group", "broken", t0());
-    broken.problem = Some("could not render: template `morning`: undefined value".into());
+    broken.problem = Some(drumbeat::store::Problem::Unsendable(
+        "could not render: template `morning`: undefined value".into(),
+    ));
     let done = s.record_fires(&[broken], t0()).await.unwrap();
     assert!(matches!(done[0], store::Recorded::Dead { .. }), "{done:?}");
     let row = s.find("broken").await.unwrap().unwrap();

@@ -15,7 +15,7 @@ use crate::rules::engine::{self, Census, Message, Outcome, State};
 use crate::rules::{Reason, Status};
 use crate::schedule::time::resolve_local;
 use crate::store::members::{Draw, Effects, LedgerLine, Milestone, OffenceLine};
-use crate::store::{NewFire, Queue, Store, StoreError};
+use crate::store::{NewFire, Problem, Queue, Store, StoreError};
 use crate::template::Engine;
 use chrono::{DateTime, Days, TimeDelta, Utc};
 use std::collections::{HashMap, HashSet};
@@ -630,14 +630,18 @@ fn compose(
         .clone()
         .or_else(|| p.channel_for(None).map(|id| id.as_str().to_string()))
         .unwrap_or_default();
-    let scheduled_at = after_quiet_hours(p, at);
+    let (scheduled_at, outside) = within_runs(p, at);
     let rendered = match &message.text {
         Some(text) => Ok(text.clone()),
         None => engine.render(&message.template, &ctx),
     };
-    let (body, problem) = match rendered {
-        Ok(body) => (body, None),
-        Err(e) => (String::new(), Some(format!("could not render: {e}"))),
+    let (body, problem) = match (rendered, outside) {
+        (Ok(body), None) => (body, None),
+        (Ok(body), Some(why)) => (body, Some(Problem::NotSent(why))),
+        (Err(e), _) => (
+            String::new(),
+            Some(Problem::Unsendable(format!("could not render: {e}"))),
+        ),
     };
     let grace = TimeDelta::days(1);
     // A channel that takes no bot posts gets the message as a to-do on its assist channel.
@@ -659,6 +663,34 @@ fn compose(
         grace,
         body,
         problem,
+    }
+}
+
+/// When a message an event caused at `at` goes out, as nothing is sent outside
+/// `community.runs`: held until `runs.from` begins if it came before, then out of the quiet
+/// hours. When that falls after `runs.until`, it is not sent at all: the reason comes second.
+fn within_runs(
+    p: &crate::playbook::Playbook,
+    at: DateTime<Utc>,
+) -> (DateTime<Utc>, Option<String>) {
+    let tz = p.community.timezone;
+    let runs = p.community.runs.as_ref().map(|r| &r.value);
+    let mut at = at;
+    if let Some(from) = runs.and_then(|r| r.from)
+        && crate::schedule::time::local_date(tz, at) < from
+    {
+        at = resolve_local(tz, from.and_time(chrono::NaiveTime::MIN));
+    }
+    let at = after_quiet_hours(p, at);
+    match runs.and_then(|r| r.until) {
+        Some(until) if crate::schedule::time::local_date(tz, at) > until => (
+            at,
+            Some(format!(
+                "not sent: it came after the community's runs ended ({until}); nothing is sent \
+                 outside `runs`"
+            )),
+        ),
+        _ => (at, None),
     }
 }
 

@@ -19,7 +19,7 @@ use super::metrics::Metrics;
 use super::program::Community;
 use crate::schedule::time::resolve_local;
 use crate::schedule::{Source, plan};
-use crate::store::{NewFire, Queue, Recorded, Store, StoreError};
+use crate::store::{NewFire, Problem, Queue, Recorded, Store, StoreError};
 use crate::template::Engine;
 use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::{HashMap, HashSet};
@@ -356,7 +356,7 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
                 Ok(body) => entry.body = body,
                 Err(e) => {
                     tracing::error!(key = %entry.key, error = %e, "could not render; dead-lettered");
-                    entry.problem = Some(format!("could not render: {e}"));
+                    entry.problem = Some(Problem::Unsendable(format!("could not render: {e}")));
                 }
             }
             out.push(entry);
@@ -444,7 +444,7 @@ fn compose_window(
                 // Recorded dead-lettered, so `status` shows it rather than it vanishing.
                 tracing::error!(key = %fire.key(), error = %e, "could not render; dead-lettered");
                 let mut dead = NewFire::from_fire(fire, String::new());
-                dead.problem = Some(format!("could not render: {e}"));
+                dead.problem = Some(Problem::Unsendable(format!("could not render: {e}")));
                 out.push(dead);
             }
         }

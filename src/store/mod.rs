@@ -63,9 +63,35 @@ pub struct NewFire {
     pub grace: TimeDelta,
     /// The rendered text or payload, exactly what the channel is given.
     pub body: String,
-    /// Why it cannot be sent at all (its template failed to render): it is recorded
-    /// dead-lettered with this as its error, so `status` shows it instead of it vanishing.
-    pub problem: Option<String>,
+    /// Why it is not to be sent, recorded with it so that `status` shows it instead of it
+    /// vanishing.
+    pub problem: Option<Problem>,
+}
+
+/// Why a fire is recorded but not sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// It cannot be sent at all (its template failed to render): recorded dead-lettered.
+    Unsendable(String),
+    /// It is not to be sent (a message an event caused after the community's `runs`):
+    /// recorded missed.
+    NotSent(String),
+}
+
+impl Problem {
+    /// The state it is recorded in.
+    pub fn state(&self) -> State {
+        match self {
+            Problem::Unsendable(_) => State::DeadLettered,
+            Problem::NotSent(_) => State::Missed,
+        }
+    }
+
+    pub fn reason(&self) -> &str {
+        match self {
+            Problem::Unsendable(r) | Problem::NotSent(r) => r,
+        }
+    }
 }
 
 impl NewFire {

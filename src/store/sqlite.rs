@@ -333,8 +333,8 @@ async fn insert_fires(
                  assist_for, last_error) ",
         );
         insert.push_values(chunk, |mut row, fire| {
-            let state = if fire.problem.is_some() {
-                State::DeadLettered
+            let state = if let Some(problem) = &fire.problem {
+                problem.state()
             } else if fire.is_past_grace(now) {
                 State::Missed
             } else {
@@ -353,7 +353,7 @@ async fn insert_fires(
                 .push_bind(millis(now))
                 .push_bind(millis(now))
                 .push_bind(fire.assist_for.clone())
-                .push_bind(fire.problem.clone());
+                .push_bind(fire.problem.as_ref().map(|p| p.reason().to_string()));
         });
         // Rows are inserted in order, so of two equal keys in one batch the first wins.
         insert.push(" ON CONFLICT (fire_key) DO NOTHING RETURNING fire_key, id");
@@ -388,9 +388,12 @@ impl Store for SqliteStore {
             .iter()
             .map(|fire| match created.remove(&fire.key) {
                 None => Recorded::AlreadyRecorded,
-                Some(id) if fire.problem.is_some() => Recorded::Dead { id },
-                Some(id) if fire.is_past_grace(now) => Recorded::Missed { id },
-                Some(id) => Recorded::Pending { id },
+                Some(id) => match fire.problem.as_ref().map(|p| p.state()) {
+                    Some(State::DeadLettered) => Recorded::Dead { id },
+                    Some(_) => Recorded::Missed { id },
+                    None if fire.is_past_grace(now) => Recorded::Missed { id },
+                    None => Recorded::Pending { id },
+                },
             })
             .collect();
         Ok(done)
