@@ -478,3 +478,60 @@ templates:
     );
     assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
 }
+
+#[test]
+fn a_refused_events_id_and_a_draws_winners_are_shown_neutralised() {
+    let dir = tempfile::tempdir().unwrap();
+    let event = serde_json::json!({
+        "id": "\u{1b}]0;pwned\u{7}", "type": "no_such_type", "community": "tea-club",
+        "member": "u-1", "at": "2026-11-01T08:00:00+08:00",
+    });
+    let out = events(
+        dir.path(),
+        &[&event.to_string()],
+        "2026-11-01T08:00:00+08:00",
+    );
+    assert_eq!(out.code, 1);
+    assert!(!out.stderr.contains('\u{1b}'), "{:?}", out.stderr);
+    assert!(
+        out.stderr
+            .starts_with("error: event 0 (`\\u{1b}]0;pwned\\u{7}`): `type`: unknown event type"),
+        "{}",
+        out.stderr
+    );
+
+    // A draw among members whose ids hold escape sequences, replayed for an audit.
+    let winner = "u-\u{1b}[2J1";
+    let url = format!("sqlite://{}", dir.path().join("state.db").display());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use drumbeat::store::Store;
+        let s = drumbeat::store::open(&url).await.unwrap();
+        let draw = drumbeat::store::members::Draw {
+            id: "tea-club/weekly/20261204T120000Z".into(),
+            community: "tea-club".into(),
+            lottery: "weekly".into(),
+            at: "2026-12-04T12:00:00Z".parse().unwrap(),
+            seed: 7,
+            wanted: 1,
+            eligible: vec![winner.into()],
+            winners: vec![winner.into()],
+        };
+        assert!(s.save_draw(&draw).await.unwrap());
+        s.close().await;
+    });
+    let out = db(
+        dir.path(),
+        &["lottery", "replay", "tea-club/weekly/20261204T120000Z"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stdout.contains('\u{1b}'), "{:?}", out.stdout);
+    assert!(
+        out.stdout.contains("recorded u-\\u{1b}[2J1\n"),
+        "{}",
+        out.stdout
+    );
+}

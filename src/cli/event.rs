@@ -66,8 +66,9 @@ pub fn run(args: Args) -> ExitCode {
     let events = match read_any(&text) {
         Ok(e) => e,
         Err(problems) => {
+            // Problems quote the events' ids and fields, which anyone could have written.
             for p in problems {
-                eprintln!("error: {p}");
+                eprintln!("error: {}", crate::cli::common::visible(&p.to_string()));
             }
             eprintln!("error: the events were refused; nothing changed");
             return ExitCode::from(1);
@@ -157,7 +158,7 @@ pub fn run(args: Args) -> ExitCode {
             }
             Err(Refusal::Invalid(reasons)) => {
                 for r in reasons {
-                    eprintln!("error: {r}");
+                    eprintln!("error: {}", crate::cli::common::visible(&r));
                 }
                 eprintln!("error: the events were refused; nothing changed");
                 ExitCode::from(1)

@@ -1,6 +1,6 @@
 //! `drumbeat lottery replay DRAW`
 
-use crate::cli::common::{emit, open_existing_store, small_runtime, usage};
+use crate::cli::common::{emit, open_existing_store, small_runtime, usage, visible};
 use crate::rules::lottery::draw;
 use crate::store::{DEFAULT_URL, Store};
 use std::process::ExitCode;
@@ -57,12 +57,12 @@ pub fn run(args: Args) -> ExitCode {
         if w.is_empty() {
             "(none)".to_string()
         } else {
-            w.join(", ")
+            w.iter().map(|m| visible(m)).collect::<Vec<_>>().join(", ")
         }
     };
     let mut out = format!(
         "draw     {}\nat       {}\nseed     {}\neligible {} members\nwanted   {}\nrecorded {}\nreplayed {}\n",
-        d.id,
+        visible(&d.id),
         d.at.to_rfc3339(),
         d.seed,
         d.eligible.len(),
