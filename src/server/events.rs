@@ -192,7 +192,9 @@ enum Unread {
     Broken(String),
 }
 
-/// Reads `body` whole, refusing it past `limit` bytes or `deadline`.
+/// Reads `body` whole, refusing it past `limit` bytes or `deadline`. `declared` is the
+/// length the request gives (within the limit): room for it is set aside at once, and only
+/// the bytes that come take memory.
 async fn read_body(
     mut body: Body,
     limit: usize,
@@ -271,29 +273,32 @@ pub(super) async fn post(
     }
     let declared = declared.map(|n| n as usize);
     let deadline = Instant::now() + rules.timeout;
-    // A signed body is held against the budget until its signature is checked.
-    let mut unchecked: Option<OwnedSemaphorePermit> = None;
-    if let Proof::Signature(_) = proof {
-        let bytes = u32::try_from(declared.unwrap_or(MAX_BODY)).expect("within the limit");
-        match tokio::time::timeout_at(deadline, rules.unchecked.clone().acquire_many_owned(bytes))
-            .await
-        {
-            Ok(Ok(permit)) => unchecked = Some(permit),
-            _ => {
-                return answer(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    json!({"error": "too many signed bodies are being read; send again shortly"}),
-                );
+    // A signed body is held against the budget until its signature is checked, and never
+    // grows past what it holds.
+    let limit = declared.unwrap_or(MAX_BODY);
+    let unchecked: Option<OwnedSemaphorePermit> = match proof {
+        Proof::Token => None,
+        Proof::Signature(_) => {
+            let bytes = u32::try_from(limit).expect("within the limit");
+            let share = rules.unchecked.clone().acquire_many_owned(bytes);
+            match tokio::time::timeout_at(deadline, share).await {
+                Ok(Ok(permit)) => Some(permit),
+                _ => {
+                    return answer(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        json!({"error": "too many signed bodies are being read; send again shortly"}),
+                    );
+                }
             }
         }
-    }
-    let body = match read_body(body, MAX_BODY, declared, deadline).await {
+    };
+    let body = match read_body(body, limit, declared, deadline).await {
         Ok(b) => b,
         Err(Unread::TooLarge) => return too_large(),
         Err(Unread::Late) => {
             return answer(
                 StatusCode::REQUEST_TIMEOUT,
-                json!({"error": format!("the body did not arrive within {} s", rules.timeout.as_secs())}),
+                json!({"error": format!("the body did not arrive within {} s", rules.timeout.as_secs_f64())}),
             );
         }
         Err(Unread::Broken(e)) => {
