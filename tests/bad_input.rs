@@ -192,7 +192,8 @@ fn an_endless_device_is_refused_without_reading() {
     assert_eq!(r.exit, 2);
     assert_eq!(r.codes(), ["io"]);
     assert!(
-        r.human.contains("/dev/zero is a device, not a playbook file"),
+        r.human
+            .contains("/dev/zero is a device, not a playbook file"),
         "{}",
         r.human
     );

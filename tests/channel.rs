@@ -227,6 +227,7 @@ fn message(text: &str) -> Outgoing {
         community_id: "fit-camp".to_string(),
         community_name: "21天减脂打卡营".to_string(),
         parts_sent: 0,
+        gate: None,
     }
 }
 

@@ -46,6 +46,8 @@ struct Reply {
     status: u16,
     retry_after: Option<u64>,
     delay: Duration,
+    /// The body; empty: what a WeCom robot says when it takes a message.
+    body: &'static str,
 }
 
 fn ok() -> Reply {
@@ -53,6 +55,7 @@ fn ok() -> Reply {
         status: 200,
         retry_after: None,
         delay: Duration::ZERO,
+        body: "",
     }
 }
 
@@ -161,7 +164,12 @@ async fn answer(Extract(s): Extract<Served>, req: Request) -> Response {
     if let Some(secs) = reply.retry_after {
         r = r.header("Retry-After", secs.to_string());
     }
-    r.body(Body::from("{}")).unwrap()
+    // By default what a WeCom robot says when it takes a message; others read the status.
+    let body = match reply.body {
+        "" => r#"{"errcode":0,"errmsg":"ok"}"#,
+        body => body,
+    };
+    r.body(Body::from(body)).unwrap()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -790,12 +798,14 @@ fn retry_after_is_honoured_and_a_400_is_dead_lettered_at_once() {
     let speed = 60.0;
     let hook = Hook::start(|hit, before| match hit.path.as_str() {
         "/busy" if before.iter().all(|h| h.path != "/busy") => Reply {
-            status: 429,
             retry_after: Some(90),
-            delay: Duration::ZERO,
+            ..status(429)
         },
         "/busy" => ok(),
-        _ => status(400),
+        _ => Reply {
+            body: r#"{"error":"field `channel` is not allowed here"}"#,
+            ..status(400)
+        },
     });
     let dir = folder();
     let chans = hook.channel("busy", "/busy", "") + &hook.channel("strict", "/strict", "");
@@ -841,13 +851,10 @@ fn retry_after_is_honoured_and_a_400_is_dead_lettered_at_once() {
     let rows = outbox(&url);
     let dead = &rows[&strict];
     assert_eq!((dead.state, dead.attempts), (State::DeadLettered, 1));
-    assert!(
-        dead.last_error
-            .as_deref()
-            .unwrap_or_default()
-            .contains("400"),
-        "{:?}",
-        dead.last_error
+    // The platform's own words are kept, not only its status.
+    assert_eq!(
+        dead.last_error.as_deref().unwrap_or_default(),
+        r#"the platform refused the message: HTTP 400 Bad Request (the platform said: HTTP 400, {"error":"field `channel` is not allowed here"})"#,
     );
     let sent = &rows[&busy];
     assert_eq!((sent.state, sent.attempts), (State::Sent, 2));
@@ -1345,7 +1352,7 @@ fn a_full_disk_is_reported_and_what_was_sent_is_recorded_once_space_returns() {
     assert!(daemon.stop().success(), "{}", daemon.tail());
     let copy = dir.path().join("copy");
     std::fs::create_dir(&copy).unwrap();
-    let rows = outbox_copied(&disk.path(), &copy);
+    let rows = outbox_copied(disk.path(), &copy);
     let answered: Vec<Hit> = hook
         .hits()
         .into_iter()
@@ -1421,4 +1428,59 @@ fn a_fire_that_comes_due_while_the_daemon_is_paused_past_its_grace_is_missed() {
         keys_in(&rows, State::Missed),
         [key("paused", "due", "hook", "08:05")]
     );
+}
+
+/// A channel's pace counts requests as the platform does: each part of a split message is
+/// one request, and a window is kept from when each request was answered, so a platform
+/// that counts a request when it gets round to it never sees more than the limit in any
+/// window of its own.
+#[test]
+fn the_pace_holds_for_every_request_the_platform_counts() {
+    let dir = folder();
+    // The platform handles every other request 150 ms late, and counts it then.
+    let hook = Hook::start(|_, before| Reply {
+        delay: Duration::from_millis(if before.len() % 2 == 0 { 150 } else { 0 }),
+        ..ok()
+    });
+    let mut slots = String::new();
+    for i in 0..10 {
+        slots += &format!("    - {{ id: s{i}, at: \"08:00\", template: long }}\n");
+    }
+    // Two parts each: WeCom takes at most 2,048 bytes a message.
+    let long =
+        "  long: |\n    {{ slot }}\n".to_string() + &"    今天也要坚持打卡，加油！\n".repeat(100);
+    let text = playbook(
+        "paced",
+        &format!(
+            "  hook: {{ type: wecom, webhook: \"{}/wecom\", rate_limit: 5/s }}\n",
+            hook.base
+        ),
+        &slots,
+    ) + &long;
+    let path = dir.path().join("paced.yaml");
+    write(&path, &text);
+    let daemon = Daemon::start(
+        dir.path(),
+        &path,
+        &store_url(dir.path()),
+        "2026-12-01T07:59:59+08:00",
+        1.0,
+        &["--no-watch"],
+    );
+    daemon.wait_for("twenty requests answered", || {
+        hook.hits().iter().filter(|h| h.answered.is_some()).count() >= 20
+    });
+    assert!(daemon.stop().success(), "{}", daemon.tail());
+    let hits = hook.hits();
+    assert_eq!(hits.len(), 20, "ten messages of two parts each");
+    let mut counted: Vec<Instant> = hits.iter().filter_map(|h| h.answered).collect();
+    counted.sort();
+    for (i, pair) in counted.windows(6).enumerate() {
+        let span = pair[5] - pair[0];
+        assert!(
+            span >= Duration::from_secs(1),
+            "requests {i}..={} were counted within {span:?}: six in one second",
+            i + 5
+        );
+    }
 }

@@ -60,8 +60,10 @@ async fn start() -> Server {
         "DRUMBEAT_EVENTS_SECRET" => Some(KEY.to_string()),
         _ => None,
     };
+    // After every event of the specs (they span December 2026), within the 400 days
+    // events may lie behind.
     let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(
-        Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap(),
+        Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap(),
         1.0,
     ));
     let ops = Ops {
@@ -242,6 +244,39 @@ async fn unauthenticated_malformed_unknown_and_oversized_requests_change_nothing
     );
     let elsewhere = good.replace("tea-club", "chess-club");
     assert_eq!(post(&s.base, &elsewhere, bearer()).await.0, 422);
+
+    // Dated too far ahead of the clock (2027-01-01) or too far behind it.
+    let dated = format!(
+        "[{good},{},{}]",
+        ev("d", "checkin", "u-1", "9999-12-31T23:59:59Z", "{}"),
+        ev("e", "checkin", "u-1", "0001-01-01T00:00:00Z", "{}")
+    );
+    let (status, body) = post(&s.base, &dated, bearer()).await;
+    assert_eq!(status, 422);
+    let problems: Vec<&str> = body["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert_eq!(problems.len(), 2, "{body}");
+    for (problem, (head, how)) in problems.iter().zip([
+        (
+            "event 1 (`d`): `at`: 9999-12-31T23:59:59+00:00",
+            "a day after",
+        ),
+        (
+            "event 2 (`e`): `at`: 0001-01-01T00:00:00+00:00",
+            "400 days before",
+        ),
+    ]) {
+        let start = format!("{head} is more than {how} now (2027-01-01T00:00:");
+        assert!(problem.starts_with(&start), "{problem}");
+        assert!(
+            problem.ends_with("): events are taken from 400 days before now to a day after"),
+            "{problem}"
+        );
+    }
 
     // Over the 8 MiB limit.
     let padding = "x".repeat(9 * 1024 * 1024);

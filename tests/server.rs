@@ -61,7 +61,7 @@ async fn healthz_is_503_starting_until_ready() {
     assert_eq!(content_type, "application/json");
     assert_eq!(
         body,
-        r#"{"status":"starting","playbooks":0,"last_tick":null}"#
+        r#"{"status":"starting","playbooks":0,"last_tick":null,"problem":null}"#
     );
 }
 
@@ -77,7 +77,7 @@ async fn healthz_is_200_with_playbooks_and_last_tick_when_ready() {
     assert_eq!(status, 200);
     assert_eq!(
         body,
-        r#"{"status":"ok","playbooks":3,"last_tick":"2026-03-01T08:00:05Z"}"#
+        r#"{"status":"ok","playbooks":3,"last_tick":"2026-03-01T08:00:05Z","problem":null}"#
     );
 
     // The tick moves with the scheduler, to the millisecond.
@@ -87,8 +87,33 @@ async fn healthz_is_200_with_playbooks_and_last_tick_when_ready() {
     let (_, _, body) = get(&s.base, "/healthz").await;
     assert_eq!(
         body,
-        r#"{"status":"ok","playbooks":3,"last_tick":"2026-03-01T08:00:06.250Z"}"#
+        r#"{"status":"ok","playbooks":3,"last_tick":"2026-03-01T08:00:06.250Z","problem":null}"#
     );
+}
+
+#[tokio::test]
+async fn healthz_is_503_failing_while_the_store_cannot_write_and_ok_once_it_can() {
+    let s = start().await;
+    s.ops.health.set_playbooks(1);
+    let at = Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 5).unwrap();
+    s.ops.health.tick(at);
+    s.ops.health.set_ready(true);
+    assert!(s.ops.health.store_failed(at, "database or disk is full"));
+    // A second failure continues the stretch: not new, and its start is kept.
+    assert!(
+        !s.ops
+            .health
+            .store_failed(at + chrono::TimeDelta::seconds(9), "still full")
+    );
+    let (status, _, body) = get(&s.base, "/healthz").await;
+    assert_eq!(status, 503);
+    assert_eq!(
+        body,
+        r#"{"status":"failing","playbooks":1,"last_tick":"2026-03-01T08:00:05Z","problem":"the store cannot be written since 2026-03-01T08:00:05Z: still full"}"#
+    );
+    assert_eq!(s.ops.health.store_wrote(), Some(at));
+    assert_eq!(get(&s.base, "/healthz").await.0, 200);
+    assert_eq!(s.ops.health.store_wrote(), None);
 }
 
 #[tokio::test]
@@ -100,7 +125,7 @@ async fn healthz_is_503_stopping_once_no_longer_ready() {
     assert_eq!(status, 503);
     assert_eq!(
         body,
-        r#"{"status":"stopping","playbooks":0,"last_tick":null}"#
+        r#"{"status":"stopping","playbooks":0,"last_tick":null,"problem":null}"#
     );
     // Not ready twice in a row stays "stopping".
     s.ops.health.set_ready(false);

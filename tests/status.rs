@@ -276,3 +276,50 @@ fn a_store_url_password_is_never_printed() {
         );
     }
 }
+
+/// `status` only reads: a store on media that cannot be written (a read-only mount, a
+/// snapshot) is shown as it is, and a file that is no store is an error of its own (exit 2).
+#[test]
+fn a_store_on_read_only_media_is_read_and_one_that_cannot_be_read_is_exit_2() {
+    let dir = TempDir::new().unwrap();
+    let disk = crate::common::disk::SmallDisk::new(&dir.path().join("disk"), 4096);
+    let url = format!("sqlite://{}", dir.path().join("disk/drumbeat.db").display());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // Written from outside through a copy: SQLite would resolve the namespace's link.
+    let made = dir.path().join("made.db");
+    rt.block_on(async {
+        let s = store::open(&format!("sqlite://{}", made.display()))
+            .await
+            .unwrap();
+        s.record_fire(&fire("morning", "wecom", t0()), t0())
+            .await
+            .unwrap();
+        s.close().await;
+    });
+    std::fs::copy(&made, disk.path().join("drumbeat.db")).unwrap();
+    disk.read_only();
+    let out = disk
+        .drumbeat()
+        .args(["status", "--store", &url, "--format", "json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["counts"]["pending"], 1, "{doc}");
+
+    std::fs::write(dir.path().join("junk.db"), "not a store at all, only text").unwrap();
+    let out = status(dir.path(), &["--store", "sqlite://./junk.db"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with("error: cannot read the store: ")
+            && out.stderr.contains("not a database"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("junk.db")).unwrap(),
+        "not a store at all, only text",
+        "nothing was written"
+    );
+}

@@ -58,7 +58,29 @@ pub struct Outgoing {
     /// Parts of a split message already delivered by earlier attempts; a retry starts after
     /// them so that no part reaches the group twice. 0 on the first attempt.
     pub parts_sent: usize,
+    /// Waited on before each part of a split message after the first this attempt sends
+    /// (the first is paced by the caller): the channel's pace counts requests, not messages.
+    pub gate: Option<Gate>,
 }
+
+/// Waits until one more request may go to the platform. Answers false when the sender is
+/// stopping: the rest of the message is then left for the next attempt.
+#[derive(Clone)]
+pub struct Gate(pub Arc<dyn Fn() -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync>);
+
+impl fmt::Debug for Gate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Gate")
+    }
+}
+
+impl PartialEq for Gate {
+    fn eq(&self, other: &Gate) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Gate {}
 
 impl Outgoing {
     /// The JSON object the file and exec channels write: the message and its fire.
@@ -251,8 +273,23 @@ where
     };
     let count = parts.len();
     let mut last = None;
-    let mut delivered = msg.parts_sent.min(count);
+    let first = msg.parts_sent.min(count);
+    let mut delivered = first;
     for (i, part) in parts.into_iter().enumerate().skip(delivered) {
+        if i > first
+            && let Some(gate) = &msg.gate
+            && !(gate.0)().await
+        {
+            return SendOutcome::Retry {
+                answer: last,
+                reason: format!(
+                    "stopped after part {delivered} of {count}; the rest goes at the next attempt"
+                ),
+                after: None,
+                parts_sent: delivered,
+            }
+            .scrubbed(secrets);
+        }
         let outcome = send_one(part, msg.part_key(i, count)).await;
         match outcome {
             SendOutcome::Sent { answer, .. } => {

@@ -1,6 +1,8 @@
 //! `drumbeat assist list|done` — the to-dos of assisted channels.
 
-use crate::cli::common::{emit, open_existing_store, small_runtime, usage, visible};
+use crate::cli::common::{
+    emit, open_existing_store, open_store_to_read, small_runtime, usage, visible,
+};
 use crate::store::{Confirmed, DEFAULT_URL, Store};
 use chrono::{SecondsFormat, Utc};
 use std::process::ExitCode;
@@ -50,7 +52,12 @@ pub fn run(args: Args) -> ExitCode {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let store = match open_existing_store(&rt, &args.store) {
+    // Listing only reads; confirming writes.
+    let opened = match args.action {
+        Action::List { .. } => open_store_to_read(&rt, &args.store),
+        _ => open_existing_store(&rt, &args.store),
+    };
+    let store = match opened {
         Ok(s) => s,
         Err(code) => return code,
     };

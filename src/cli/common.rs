@@ -113,6 +113,28 @@ pub fn open_existing_store(
     })
 }
 
+/// Opens the store at `url` for a command that only reads it: nothing is created, migrated
+/// or written, so it also works on read-only media. Exit 2 when it does not exist or cannot
+/// be read.
+pub fn open_store_to_read(
+    rt: &tokio::runtime::Runtime,
+    url: &str,
+) -> Result<crate::store::AnyStore, ExitCode> {
+    use crate::store::{self, StoreUrl};
+    match StoreUrl::parse(url) {
+        Ok(StoreUrl::Sqlite { path }) if !path.exists() => {
+            return Err(usage(&format!(
+                "no store at {}: nothing has run with it yet (give --store URL)",
+                path.display()
+            )));
+        }
+        Err(e) => return Err(usage(&e.to_string())),
+        Ok(_) => {}
+    }
+    rt.block_on(store::open_to_read(url))
+        .map_err(|e| usage(&format!("cannot read the store: {e}")))
+}
+
 /// A runtime for commands that only talk to the store.
 pub fn small_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
     tokio::runtime::Builder::new_current_thread()

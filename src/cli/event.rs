@@ -132,7 +132,7 @@ pub fn run(args: Args) -> ExitCode {
         let intake = Intake::new(store.clone(), communities);
         // Checked whole, applied in batches.
         let mut total = crate::runtime::intake::Receipt::default();
-        let mut result = intake.check_all(&events).await;
+        let mut result = intake.check_all(&events, now).await;
         for batch in events.chunks(crate::events::MAX_BATCH) {
             if result.is_err() {
                 break;

@@ -1,6 +1,6 @@
 //! `drumbeat lottery replay DRAW`
 
-use crate::cli::common::{emit, open_existing_store, small_runtime, usage, visible};
+use crate::cli::common::{emit, open_store_to_read, small_runtime, usage, visible};
 use crate::rules::lottery::draw;
 use crate::store::{DEFAULT_URL, Store};
 use std::process::ExitCode;
@@ -37,7 +37,7 @@ pub fn run(args: Args) -> ExitCode {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let store = match open_existing_store(&rt, &args.store) {
+    let store = match open_store_to_read(&rt, &args.store) {
         Ok(s) => s,
         Err(code) => return code,
     };

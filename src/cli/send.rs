@@ -85,6 +85,7 @@ pub fn run(args: Args) -> ExitCode {
         community_id: community.to_string(),
         community_name: p.community.name.clone(),
         parts_sent: 0,
+        gate: None,
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

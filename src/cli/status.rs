@@ -1,6 +1,6 @@
 //! `drumbeat status [--store URL] [--format table|json] [--next N]`
 
-use crate::cli::common::{emit, open_existing_store, small_runtime, usage, visible};
+use crate::cli::common::{emit, open_store_to_read, small_runtime, usage, visible};
 use crate::store::{self, AnyStore, Counts, DEFAULT_URL, OutboxRow, State, Store, StoreUrl};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -82,7 +82,7 @@ pub fn run(args: Args) -> ExitCode {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let store = match open_existing_store(&runtime, &args.store) {
+    let store = match open_store_to_read(&runtime, &args.store) {
         Ok(s) => s,
         Err(code) => return code,
     };

@@ -123,6 +123,14 @@ pub const MAX_BATCH: usize = 10_000;
 /// The longest id, community, member or type accepted (bytes).
 const MAX_NAME: usize = 200;
 
+/// The longest member name kept (characters): platforms allow 20 to 64; anything past this
+/// is cut, so that a hostile name cannot make a welcome hundreds of messages long.
+pub const MAX_MEMBER_NAME: usize = 64;
+
+/// The longest text kept in any other string under `data` (characters): a message's text
+/// is at most 4,096 characters on the platforms that allow the most.
+pub const MAX_DATA_TEXT: usize = 4096;
+
 /// Reads one event (a JSON object) or a batch (an array of them) of at most
 /// [`MAX_BATCH`] events: what `POST /v1/events` takes.
 pub fn read_json(text: &str) -> Result<Vec<Event>, Vec<Problem>> {
@@ -294,12 +302,14 @@ fn read_event(index: usize, value: Value) -> Result<Event, Vec<Problem>> {
             Map::new()
         }
     };
+    let mut data = data;
     if let Some(kind) = &kind {
         if kind.needs_member() && member.is_none() && !obj.contains_key("member") {
             problem("member", format!("required for `{kind}` events"));
         }
         check_data(kind, &data, &mut problem);
     }
+    clip(&mut data);
     for key in obj.keys() {
         if !matches!(
             key.as_str(),
@@ -410,6 +420,33 @@ fn check_data(kind: &Kind, data: &Map<String, Value>, problem: &mut impl FnMut(&
             }
         }
         Kind::Leave | Kind::Checkin | Kind::Custom(_) => {}
+    }
+}
+
+/// Cuts member-supplied text to sane lengths: `name` to [`MAX_MEMBER_NAME`] characters,
+/// every other string under `data`, however deep, to [`MAX_DATA_TEXT`]. A cut string ends
+/// with `…`.
+fn clip(data: &mut Map<String, Value>) {
+    fn cut(s: &mut String, max: usize) {
+        if s.chars().nth(max).is_some() {
+            let keep = s.char_indices().nth(max - 1).map_or(s.len(), |(i, _)| i);
+            s.truncate(keep);
+            s.push('…');
+        }
+    }
+    fn walk(v: &mut Value) {
+        match v {
+            Value::String(s) => cut(s, MAX_DATA_TEXT),
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            Value::Object(m) => m.values_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    for (key, v) in data.iter_mut() {
+        match (key.as_str(), v) {
+            ("name", Value::String(s)) => cut(s, MAX_MEMBER_NAME),
+            (_, v) => walk(v),
+        }
     }
 }
 

@@ -88,3 +88,25 @@ fn birthdays_take_both_forms_and_real_dates_only() {
     assert_eq!(birthday("1990-02-30"), None);
     assert_eq!(birthday("7-14"), None);
 }
+
+#[test]
+fn member_supplied_text_is_cut_to_sane_lengths() {
+    let name = "鹿".repeat(200_000);
+    let text = format!(
+        r#"{{"id":"1","type":"join","community":"c","member":"m","at":"2026-12-01T08:00:00+08:00",
+            "data":{{"name":"{name}","profile":{{"bio":"{}","tags":["{}"]}}}}}}"#,
+        "b".repeat(5000),
+        "t".repeat(4096)
+    );
+    let e = read_json(&text).unwrap().remove(0);
+    let kept = e.data["name"].as_str().unwrap();
+    assert_eq!(kept.chars().count(), MAX_MEMBER_NAME);
+    assert!(kept.ends_with("鹿…"), "{kept}");
+    let bio = e.data["profile"]["bio"].as_str().unwrap();
+    assert_eq!(bio.chars().count(), MAX_DATA_TEXT);
+    assert!(bio.ends_with("b…"));
+    // At the limit exactly: kept whole.
+    assert_eq!(e.data["profile"]["tags"][0], "t".repeat(4096));
+    let short = r#"{"id":"2","type":"message","community":"c","member":"m","at":"2026-12-01T08:00:00+08:00","data":{"text":"打卡"}}"#;
+    assert_eq!(read_json(short).unwrap()[0].data["text"], "打卡");
+}

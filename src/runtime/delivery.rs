@@ -16,7 +16,7 @@ use super::clock::Clock;
 use super::metrics::{Attempt, Metrics};
 use super::pace::{Pace, RetryPolicy};
 use super::program::Community;
-use crate::channel::{Outgoing, SendOutcome};
+use crate::channel::{Gate, Outgoing, SendOutcome};
 use crate::server::Health;
 use crate::store::{Lease, OutboxRow, Outcome, Queue, Store};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -324,7 +324,8 @@ struct Worker<S> {
     shared: Arc<Shared<S>>,
     desk: mpsc::UnboundedSender<Job>,
     wake: mpsc::UnboundedReceiver<DateTime<Utc>>,
-    pace: Option<Pace>,
+    /// Shared with the gate that paces the parts of a split message.
+    pace: Option<Arc<Mutex<Pace>>>,
     next_due: Option<DateTime<Utc>>,
 }
 
@@ -436,13 +437,20 @@ impl<S: Store> Worker<S> {
             self.wait_all(settled).await;
             return;
         };
+        let kept = |p: &Pace, limit: crate::playbook::types::RateLimit| {
+            let (count, per, burst) = p.limit();
+            count == limit.count.max(1) as usize
+                && per.num_seconds() == i64::from(limit.per_secs.max(1))
+                && burst == Pace::new(limit, route.burst).limit().2
+        };
         match (&self.pace, route.limit) {
             (_, None) => self.pace = None,
-            (Some(p), Some(limit))
-                if p.limit().0 == limit.count.max(1) as usize
-                    && p.limit().1.num_seconds() == i64::from(limit.per_secs.max(1)) => {}
-            (_, Some(limit)) => self.pace = Some(Pace::new(limit, route.burst)),
+            (Some(p), Some(limit)) if kept(&p.lock().expect("pace lock"), limit) => {}
+            (_, Some(limit)) => {
+                self.pace = Some(Arc::new(Mutex::new(Pace::new(limit, route.burst))));
+            }
         }
+        let gate = self.pace.as_ref().map(|pace| self.gate(pace.clone()));
         let mut stopping = self.shared.stopping.clone();
         let mut rows = rows.into_iter();
         while let Some(row) = rows.next() {
@@ -450,9 +458,15 @@ impl<S: Store> Worker<S> {
             // not sent yet.
             let mut stop = *stopping.borrow();
             let now = self.shared.clock.now();
-            let mut at = row.scheduled_at.max(not_before);
+            // When the row was meant to go: its instant, behind what is ahead of it, at the
+            // pace the sends before it allowed. Later than that by more than its grace, the
+            // time went by while the daemon was not running (below).
+            let mut planned = row.scheduled_at.max(not_before);
+            let mut at = planned;
             if let Some(pace) = &self.pace {
-                at = at.max(pace.next_free(now));
+                let pace = pace.lock().expect("pace lock");
+                planned = pace.next_free(planned);
+                at = planned.max(pace.next_free(now));
             }
             if !stop && at > now {
                 tokio::select! {
@@ -471,14 +485,14 @@ impl<S: Store> Worker<S> {
             // A first attempt later than its grace is missed, not sent: the process may
             // have been paused (SIGSTOP, a suspended VM) across the instant, and a restart
             // after the same outage would not send it either.
-            if row.attempts <= 1 && started - row.scheduled_at > row.grace {
+            if row.attempts <= 1 && started - planned > row.grace {
                 tracing::warn!(key = %row.key, scheduled = %row.scheduled_at.to_rfc3339(), "missed: later than its grace");
                 self.shared.metrics.missed_after_downtime(1);
                 settled.push(self.settle(row.lease(), Outcome::Missed));
                 continue;
             }
-            if let Some(pace) = &mut self.pace {
-                pace.take(started);
+            if let Some(pace) = &self.pace {
+                pace.lock().expect("pace lock").take(started);
             }
             let message = Outgoing {
                 text: row.body.clone(),
@@ -488,9 +502,13 @@ impl<S: Store> Worker<S> {
                 community_id: row.community.clone(),
                 community_name: community.playbook.community.name.clone(),
                 parts_sent: row.parts_sent as usize,
+                gate: gate.clone(),
             };
             let outcome = route.channel.send(&message).await;
             let now = self.shared.clock.now();
+            if let Some(pace) = &self.pace {
+                pace.lock().expect("pace lock").done(now);
+            }
             let (community_id, channel) = (&self.queue.community, &self.queue.channel);
             match outcome {
                 SendOutcome::Sent { answer, .. } => {
@@ -510,9 +528,10 @@ impl<S: Store> Worker<S> {
                 SendOutcome::Retry {
                     after,
                     reason,
+                    answer,
                     parts_sent,
-                    ..
                 } if !self.shared.settings.retry.exhausted(row.attempts) => {
+                    let reason = said(reason, answer.as_ref());
                     let at =
                         self.shared
                             .settings
@@ -538,11 +557,17 @@ impl<S: Store> Worker<S> {
                     break;
                 }
                 SendOutcome::Retry {
-                    reason, parts_sent, ..
+                    reason,
+                    answer,
+                    parts_sent,
+                    ..
                 }
                 | SendOutcome::Permanent {
-                    reason, parts_sent, ..
+                    reason,
+                    answer,
+                    parts_sent,
                 } => {
+                    let reason = said(reason, answer.as_ref());
                     let error =
                         if self.shared.settings.retry.exhausted(row.attempts) && row.attempts > 1 {
                             format!("gave up after {} attempts: {reason}", row.attempts)
@@ -564,6 +589,40 @@ impl<S: Store> Worker<S> {
             }
         }
         self.wait_all(settled).await;
+    }
+
+    /// What a channel waits on before each further part of a split message: the same pace
+    /// as whole messages, since the platform counts requests. Stopping cuts the wait short;
+    /// the rest of the message then goes at the next attempt.
+    fn gate(&self, pace: Arc<Mutex<Pace>>) -> Gate {
+        let clock = self.shared.clock.clone();
+        let stopping = self.shared.stopping.clone();
+        Gate(Arc::new(move || {
+            let (pace, clock, mut stopping) = (pace.clone(), clock.clone(), stopping.clone());
+            Box::pin(async move {
+                loop {
+                    if *stopping.borrow() {
+                        return false;
+                    }
+                    let now = clock.now();
+                    let at = {
+                        let mut p = pace.lock().expect("pace lock");
+                        // The part before has been answered by now.
+                        p.done(now);
+                        let at = p.next_free(now);
+                        if at <= now {
+                            p.take(now);
+                            return true;
+                        }
+                        at
+                    };
+                    tokio::select! {
+                        _ = stopping.changed() => {}
+                        _ = clock.sleep_until(at) => {}
+                    }
+                }
+            })
+        }))
     }
 
     /// Waits until the desk has recorded every outcome, or the daemon stops: then the
@@ -589,5 +648,19 @@ impl<S: Store> Worker<S> {
             reply,
         });
         answer
+    }
+}
+
+/// A failure's reason with what the platform said (its status, error code and message, or
+/// a program's exit status and output), as `status` and the logs show it.
+fn said(reason: String, answer: Option<&crate::channel::Answer>) -> String {
+    let Some(answer) = answer else {
+        return reason;
+    };
+    let answer = answer.to_string();
+    if answer.is_empty() || reason.contains(&answer) {
+        reason
+    } else {
+        format!("{reason} (the platform said: {answer})")
     }
 }

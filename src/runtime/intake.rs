@@ -23,6 +23,14 @@ use std::fmt;
 use std::sync::Arc;
 use tokio::sync::{Mutex, MutexGuard, Notify, oneshot};
 
+/// How far after the intake's clock an event may be dated (clocks and time zones of
+/// forwarders go wrong by hours, not days).
+pub const EVENTS_AHEAD: TimeDelta = TimeDelta::days(1);
+
+/// How far before it: a backfill of a year's history goes in; older ones need
+/// `drumbeat event --now`.
+pub const EVENTS_BEHIND: TimeDelta = TimeDelta::days(400);
+
 /// What taking a batch did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Receipt {
@@ -111,7 +119,7 @@ impl<S: Store> Intake<S> {
     /// written and the next, however many keep arriving.
     pub async fn take(&self, events: Vec<Event>, now: DateTime<Utc>) -> Result<Receipt, Refusal> {
         let communities = self.communities.read().expect("communities lock").clone();
-        self.check(&events, &communities).await?;
+        self.check(&events, &communities, now).await?;
         let (reply, mut answer) = oneshot::channel();
         let mut states = self.queue((events, reply));
         loop {
@@ -314,20 +322,40 @@ impl<S: Store> Intake<S> {
         Ok(())
     }
 
-    /// Refuses events that do not fit the loaded communities.
-    pub async fn check_all(&self, events: &[Event]) -> Result<(), Refusal> {
+    /// Refuses events that do not fit the loaded communities, or that are dated too far
+    /// from `now`.
+    pub async fn check_all(&self, events: &[Event], now: DateTime<Utc>) -> Result<(), Refusal> {
         let communities = self.communities.read().expect("communities lock").clone();
-        self.check(events, &communities).await
+        self.check(events, &communities, now).await
     }
 
-    /// Refuses a batch with events that do not fit the loaded communities.
+    /// Refuses a batch with events that do not fit the loaded communities, or whose `at`
+    /// lies more than [`EVENTS_AHEAD`] after `now` or [`EVENTS_BEHIND`] before it: a date in
+    /// year 9999 would make its member active for ever, one in year 1 is a mistake.
     async fn check(
         &self,
         events: &[Event],
         communities: &HashMap<String, Arc<Community>>,
+        now: DateTime<Utc>,
     ) -> Result<(), Refusal> {
         let mut reasons = Vec::new();
         for (i, e) in events.iter().enumerate() {
+            let at = e.at.with_timezone(&Utc);
+            if at > now + EVENTS_AHEAD || at < now - EVENTS_BEHIND {
+                reasons.push(format!(
+                    "event {i} (`{}`): `at`: {} is more than {} now ({}): events are taken \
+                     from {} days before now to a day after",
+                    e.id,
+                    e.at.to_rfc3339(),
+                    if at > now {
+                        "a day after".to_string()
+                    } else {
+                        format!("{} days before", EVENTS_BEHIND.num_days())
+                    },
+                    now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    EVENTS_BEHIND.num_days()
+                ));
+            }
             let Some(c) = communities.get(&e.community) else {
                 reasons.push(format!(
                     "event {i} (`{}`): `community`: no community `{}` is loaded",

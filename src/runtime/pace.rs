@@ -10,12 +10,18 @@ use std::collections::VecDeque;
 /// A sliding window rather than a plain token bucket: platforms count messages per window
 /// (20 a minute for a WeCom group bot), and a full bucket plus its refill would let through
 /// up to twice the limit in one window and get the bot throttled.
+///
+/// The platform counts on its own clock, when a request reaches it, which is some time
+/// after the request left. So each send is kept in the window from the moment it was
+/// answered ([`Pace::done`]), when the platform has surely counted it, and windows are a
+/// little longer than the platform's ([`margin`]).
 #[derive(Debug, Clone)]
 pub struct Pace {
     count: usize,
     per: TimeDelta,
     burst: Option<usize>,
-    /// Start instants of the latest sends, oldest first (at most `count` of them).
+    /// Instants of the latest sends, oldest first (at most `count` of them): when each
+    /// started, or once answered, when it was answered.
     sent: VecDeque<DateTime<Utc>>,
 }
 
@@ -42,15 +48,23 @@ impl Pace {
         let mut at = now;
         if self.sent.len() >= self.count {
             let oldest = self.sent[self.sent.len() - self.count];
-            at = at.max(oldest + self.per);
+            at = at.max(oldest + self.per + margin(self.per));
         }
         if let Some(b) = self.burst
             && self.sent.len() >= b
         {
             let oldest = self.sent[self.sent.len() - b];
-            at = at.max(oldest + TimeDelta::seconds(1));
+            let second = TimeDelta::seconds(1);
+            at = at.max(oldest + second + margin(second));
         }
         at
+    }
+
+    /// Notes that the latest send was answered at `at`: it stays in the window from then.
+    pub fn done(&mut self, at: DateTime<Utc>) {
+        if let Some(last) = self.sent.back_mut() {
+            *last = (*last).max(at);
+        }
     }
 
     /// Notes a send started at `at` (not before [`Pace::next_free`]).
@@ -60,6 +74,12 @@ impl Pace {
             self.sent.pop_front();
         }
     }
+}
+
+/// What each window is stretched by, for the platform's clock and jitter in counting: a
+/// hundredth of the window, and at least 100 ms.
+fn margin(per: TimeDelta) -> TimeDelta {
+    (per / 100).max(TimeDelta::milliseconds(100))
 }
 
 /// When to try again after a failed attempt, and when to give up.
@@ -158,8 +178,18 @@ mod tests {
             assert_eq!(pace.next_free(t(0)), t(0));
             pace.take(t(0));
         }
-        assert_eq!(pace.next_free(t(0)), t(60));
-        assert_eq!(pace.next_free(t(30)), t(60));
+        // The window, plus its margin of a hundredth.
+        let then = t(60) + TimeDelta::milliseconds(600);
+        assert_eq!(pace.next_free(t(0)), then);
+        assert_eq!(pace.next_free(t(30)), then);
+    }
+
+    #[test]
+    fn a_send_counts_from_when_it_was_answered() {
+        let mut pace = Pace::new(per_min(1), None);
+        pace.take(t(0));
+        pace.done(t(5));
+        assert_eq!(pace.next_free(t(0)), t(65) + TimeDelta::milliseconds(600));
     }
 
     #[test]
@@ -210,6 +240,33 @@ mod tests {
     }
 
     proptest! {
+        /// However long each request takes to reach the platform, and whenever within that
+        /// the platform counts it, no window of the platform's holds more than the limit.
+        #[test]
+        fn no_window_at_the_platform_holds_more_than_the_limit(
+            count in 1u32..20,
+            per in 1u32..120,
+            sends in proptest::collection::vec((0i64..3000, 0i64..2000, 0u32..=100), 1..150),
+        ) {
+            let mut pace = Pace::new(RateLimit { count, per_secs: per }, None);
+            let mut now = t(0);
+            let mut counted = Vec::new();
+            for (gap, took, share) in sends {
+                now = pace.next_free(now + TimeDelta::milliseconds(gap));
+                pace.take(now);
+                let answered = now + TimeDelta::milliseconds(took);
+                counted.push(now + TimeDelta::milliseconds(took * i64::from(share) / 100));
+                pace.done(answered);
+                now = answered;
+            }
+            counted.sort();
+            let per = TimeDelta::seconds(i64::from(per));
+            for (i, c) in counted.iter().enumerate() {
+                let in_window = counted[i..].iter().take_while(|x| **x < *c + per).count();
+                prop_assert!(in_window <= count as usize);
+            }
+        }
+
         /// Sends started whenever the pace allows never exceed the limit in any window.
         #[test]
         fn no_window_holds_more_than_the_limit(

@@ -740,6 +740,21 @@ pub async fn open(url: &str) -> Result<AnyStore, StoreError> {
     }
 }
 
+/// Opens the store at `url` only to read it: nothing is created, migrated or written, so it
+/// works on read-only media and never changes what it reads. A store of an older schema is
+/// brought up to date first (which needs it writable); a newer one is refused.
+pub async fn open_to_read(url: &str) -> Result<AnyStore, StoreError> {
+    match StoreUrl::parse(url)? {
+        StoreUrl::Sqlite { path } => match SqliteStore::open_to_read(&path).await? {
+            Some(s) => Ok(AnyStore::Sqlite(s)),
+            None => Ok(AnyStore::Sqlite(SqliteStore::open(&path).await?)),
+        },
+        StoreUrl::Postgres => Err(StoreError::NotSupported {
+            what: "PostgreSQL stores",
+        }),
+    }
+}
+
 /// Any store [`open`] can give.
 #[derive(Debug, Clone)]
 pub enum AnyStore {

@@ -109,6 +109,64 @@ impl SqliteStore {
         })
     }
 
+    /// Opens the store at `path` read-only: nothing is created or written (writes through
+    /// it fail). On media that cannot be written at all, where SQLite cannot set up its
+    /// shared memory for the write-ahead log, the file is read as immutable. Answers `None`
+    /// for a store of an older schema, which must be migrated (opened with [`open`]) first.
+    pub async fn open_to_read(path: &Path) -> Result<Option<SqliteStore>, StoreError> {
+        let doing = "opening the store to read it";
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .read_only(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let mut pool = None;
+        let mut failure = None;
+        for options in [options.clone(), options.immutable(true)] {
+            let tried = SqlitePoolOptions::new()
+                .max_connections(2)
+                .acquire_timeout(Duration::from_secs(120))
+                .connect_with(options)
+                .await;
+            let checked = match tried {
+                Ok(p) => sqlx::query_scalar::<_, i64>(
+                    "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+                )
+                .fetch_one(&p)
+                .await
+                .map(|v| (p, v)),
+                Err(e) => Err(e),
+            };
+            match checked {
+                Ok(found) => {
+                    pool = Some(found);
+                    break;
+                }
+                Err(e) => failure = Some(e),
+            }
+        }
+        let Some((pool, found)) = pool else {
+            let e = failure.expect("a failure when nothing opened");
+            return Err(StoreError::db(doing)(e));
+        };
+        if found > SqliteStore::SCHEMA_VERSION {
+            pool.close().await;
+            return Err(StoreError::SchemaTooNew {
+                location: format!("sqlite://{}", path.display()),
+                found,
+                known: SqliteStore::SCHEMA_VERSION,
+            });
+        }
+        if found < SqliteStore::SCHEMA_VERSION {
+            pool.close().await;
+            return Ok(None);
+        }
+        Ok(Some(SqliteStore {
+            path: path.to_path_buf(),
+            writer: pool.clone(),
+            reader: pool,
+        }))
+    }
+
     /// The file this store lives in.
     pub fn path(&self) -> &Path {
         &self.path

@@ -10,6 +10,8 @@ use std::process::{Child, Command, Stdio};
 pub struct SmallDisk {
     holder: Child,
     root: PathBuf,
+    /// Where it is mounted, inside its namespace.
+    mount: PathBuf,
 }
 
 impl SmallDisk {
@@ -41,7 +43,11 @@ impl SmallDisk {
         }
         let root = PathBuf::from(format!("/proc/{}/root", holder.id()))
             .join(dir.strip_prefix("/").expect("an absolute folder"));
-        SmallDisk { holder, root }
+        SmallDisk {
+            holder,
+            root,
+            mount: dir.to_path_buf(),
+        }
     }
 
     /// The folder on the small disk, as this process reaches it for plain file work.
@@ -69,6 +75,18 @@ impl SmallDisk {
         while filler.write_all(&block).is_ok() {}
         // The last partial block too.
         while filler.write_all(&[0]).is_ok() {}
+    }
+
+    /// Makes the disk read-only, as media that cannot be written.
+    pub fn read_only(&self) {
+        let done = Command::new("nsenter")
+            .args(["--target", &self.holder.id().to_string()])
+            .args(["--user", "--mount", "--preserve-credentials", "--"])
+            .args(["mount", "-o", "remount,ro"])
+            .arg(&self.mount)
+            .status()
+            .expect("nsenter runs");
+        assert!(done.success(), "the small disk could not be made read-only");
     }
 
     /// Gives the space back.
