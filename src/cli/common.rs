@@ -90,17 +90,8 @@ pub fn open_existing_store(
     rt: &tokio::runtime::Runtime,
     url: &str,
 ) -> Result<crate::store::AnyStore, ExitCode> {
-    use crate::store::{self, StoreUrl};
-    match StoreUrl::parse(url) {
-        Ok(StoreUrl::Sqlite { path }) if !path.exists() => {
-            return Err(usage(&format!(
-                "no store at {}: nothing has run with it yet (give --store URL)",
-                path.display()
-            )));
-        }
-        Err(e) => return Err(usage(&e.to_string())),
-        Ok(_) => {}
-    }
+    use crate::store;
+    must_exist(url)?;
     rt.block_on(store::open(url)).map_err(|e| match e {
         // Nothing wrong with the store: it cannot be used as asked.
         store::StoreError::NotSupported { .. } | store::StoreError::BadUrl { .. } => {
@@ -120,19 +111,22 @@ pub fn open_store_to_read(
     rt: &tokio::runtime::Runtime,
     url: &str,
 ) -> Result<crate::store::AnyStore, ExitCode> {
-    use crate::store::{self, StoreUrl};
-    match StoreUrl::parse(url) {
-        Ok(StoreUrl::Sqlite { path }) if !path.exists() => {
-            return Err(usage(&format!(
-                "no store at {}: nothing has run with it yet (give --store URL)",
-                path.display()
-            )));
-        }
-        Err(e) => return Err(usage(&e.to_string())),
-        Ok(_) => {}
-    }
-    rt.block_on(store::open_to_read(url))
+    must_exist(url)?;
+    rt.block_on(crate::store::open_to_read(url))
         .map_err(|e| usage(&format!("cannot read the store: {e}")))
+}
+
+/// A usage error (exit 2) for a URL drumbeat cannot use or a store file that does not
+/// exist: a mistyped path must not look like an empty store.
+fn must_exist(url: &str) -> Result<(), ExitCode> {
+    match crate::store::StoreUrl::parse(url) {
+        Ok(crate::store::StoreUrl::Sqlite { path }) if !path.exists() => Err(usage(&format!(
+            "no store at {}: nothing has run with it yet (give --store URL)",
+            path.display()
+        ))),
+        Err(e) => Err(usage(&e.to_string())),
+        Ok(_) => Ok(()),
+    }
 }
 
 /// A runtime for commands that only talk to the store.
