@@ -197,7 +197,7 @@ fn benches(c: &mut Criterion) {
     });
     c.bench_function("check/1000-slots", |b| {
         b.iter(|| {
-            let mut diags = drumbeat::validate::Diagnostics::new();
+            let mut diags = drumbeat::diag::Diagnostics::new();
             drumbeat::validate::check(black_box(&loaded.playbooks), &mut diags);
             diags.len()
         })

@@ -3,9 +3,10 @@
 //! generated in a temporary folder; the real executable reads them.
 
 use crate::common::{drumbeat_in, root};
+use drumbeat::diag::{self, Code, Diagnostics};
 use drumbeat::playbook::load::{Loaded, MAX_DEPTH, MAX_FILE_BYTES, load_bytes, load_source};
 use drumbeat::source::SourceMap;
-use drumbeat::validate::{self, Code, Diagnostics};
+use drumbeat::validate;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -501,12 +502,11 @@ fn fuzz_corpus_replays_cleanly() {
         validate::check(&loaded.playbooks, &mut loaded.diagnostics);
         // Whatever was found must render in every format.
         let diags = loaded.diagnostics.into_vec();
-        let summary =
-            validate::render::Summary::of(&loaded.sources, &diags, loaded.playbooks.len());
-        let _ = validate::render::human(&loaded.sources, &diags);
-        let _ = validate::render::json(&loaded.sources, &diags, &summary);
-        let _ = validate::render::github(&loaded.sources, &diags);
-        let _ = validate::render::sarif(&loaded.sources, &diags);
+        let summary = diag::render::Summary::of(&loaded.sources, &diags, loaded.playbooks.len());
+        let _ = diag::render::human(&loaded.sources, &diags);
+        let _ = diag::render::json(&loaded.sources, &diags, &summary);
+        let _ = diag::render::github(&loaded.sources, &diags);
+        let _ = diag::render::sarif(&loaded.sources, &diags);
         count += 1;
     }
     assert!(

@@ -455,12 +455,10 @@ fn slow_and_silent_headers_are_closed() {
 // The listener on its own, with small limits.
 
 mod limits {
-    use chrono::{TimeZone, Utc};
     use drumbeat::events::Event;
-    use drumbeat::runtime::ScaledClock;
-    use drumbeat::runtime::intake::{Receipt, Refusal};
+    use drumbeat::runtime::metrics::Metrics;
     use drumbeat::server::Ops;
-    use drumbeat::server::events::{Auth, EventsRoute, Intake};
+    use drumbeat::server::events::{Auth, EventsRoute, Intake, Receipt, Refusal};
     use drumbeat::server::listen::{self, Limits};
     use std::future::Future;
     use std::net::SocketAddr;
@@ -481,7 +479,6 @@ mod limits {
         fn take<'a>(
             &'a self,
             events: Vec<Event>,
-            _now: chrono::DateTime<Utc>,
         ) -> Pin<Box<dyn Future<Output = Result<Receipt, Refusal>> + Send + 'a>> {
             Box::pin(async move {
                 Ok(Receipt {
@@ -505,12 +502,8 @@ mod limits {
             events: Some(EventsRoute {
                 intake: Arc::new(Accepting),
                 auth: Auth::from_env(&env),
-                clock: Arc::new(ScaledClock::new(
-                    Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap(),
-                    1.0,
-                )),
             }),
-            ..Ops::new()
+            ..Ops::new(Arc::new(Metrics::new()))
         };
         ops.health.set_ready(true);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -6,7 +6,9 @@ use chrono::{TimeZone, Utc};
 use drumbeat::channel::{ConsoleSink, Options};
 use drumbeat::runtime::delivery::Communities;
 use drumbeat::runtime::intake::Intake;
+use drumbeat::runtime::metrics::Metrics;
 use drumbeat::runtime::program::{self, Build};
+use drumbeat::runtime::serving::Posted;
 use drumbeat::runtime::{Clock, ScaledClock};
 use drumbeat::server::events::{Auth, EventsRoute, signature};
 use drumbeat::server::{self, Ops};
@@ -68,11 +70,10 @@ async fn start() -> Server {
     ));
     let ops = Ops {
         events: Some(EventsRoute {
-            intake,
+            intake: Arc::new(Posted::new(intake, clock)),
             auth: Auth::from_env(&env),
-            clock,
         }),
-        ..Ops::new()
+        ..Ops::new(Arc::new(Metrics::new()))
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/v1/events", listener.local_addr().unwrap());

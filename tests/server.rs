@@ -1,8 +1,9 @@
 //! Specs for the daemon's HTTP side: a real server on 127.0.0.1, real requests.
 
 use chrono::{TimeZone, Utc};
-use drumbeat::runtime::metrics::Attempt;
+use drumbeat::runtime::metrics::{Attempt, Metrics};
 use drumbeat::server::{self, Ops};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -11,6 +12,7 @@ use tokio::task::JoinHandle;
 struct Running {
     base: String,
     ops: Ops,
+    metrics: Arc<Metrics>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -18,7 +20,8 @@ struct Running {
 async fn start() -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let ops = Ops::new();
+    let metrics = Arc::new(Metrics::new());
+    let ops = Ops::new(metrics.clone());
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(server::serve(listener, ops.clone(), async {
         let _ = stopped.await;
@@ -26,6 +29,7 @@ async fn start() -> Running {
     Running {
         base,
         ops,
+        metrics,
         stop: Some(stop),
         task,
     }
@@ -136,13 +140,13 @@ async fn healthz_is_503_stopping_once_no_longer_ready() {
 #[tokio::test]
 async fn metrics_serves_the_prometheus_text_of_the_shared_counters() {
     let s = start().await;
-    s.ops.metrics.recorded("club", 2, 0);
-    s.ops.metrics.attempt("club", "wecom", Attempt::Sent);
-    s.ops.metrics.set_queue_depth(1);
+    s.metrics.recorded("club", 2, 0);
+    s.metrics.attempt("club", "wecom", Attempt::Sent);
+    s.metrics.set_queue_depth(1);
     let (status, content_type, body) = get(&s.base, "/metrics").await;
     assert_eq!(status, 200);
     assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
-    assert_eq!(body, s.ops.metrics.render());
+    assert_eq!(body, s.metrics.render());
     for line in [
         "drumbeat_fires_total{community=\"club\",state=\"pending\"} 2\n",
         "drumbeat_sends_total{community=\"club\",channel=\"wecom\",outcome=\"sent\"} 1\n",
@@ -152,7 +156,7 @@ async fn metrics_serves_the_prometheus_text_of_the_shared_counters() {
     }
 
     // Counts made after a scrape show in the next one.
-    s.ops.metrics.attempt("club", "wecom", Attempt::Sent);
+    s.metrics.attempt("club", "wecom", Attempt::Sent);
     let (_, _, body) = get(&s.base, "/metrics").await;
     assert!(
         body.contains(

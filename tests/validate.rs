@@ -2,9 +2,10 @@
 //! diagnostics reference.
 
 use crate::common::{drumbeat, root};
+use drumbeat::diag::{self, Code, Severity};
 use drumbeat::playbook::load::MAX_FILE_BYTES;
 use drumbeat::playbook::load_paths;
-use drumbeat::validate::{self, Code, Severity};
+use drumbeat::validate;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -600,7 +601,7 @@ fn every_code_is_documented_with_example_and_fix() {
             found[0].1, severity,
             "docs/diagnostics.md: severity of `{code}`"
         );
-        let entry = validate::render::explain(*code).unwrap();
+        let entry = diag::render::explain(*code).unwrap();
         assert!(entry.contains("\n```"), "`{code}` has no example");
         assert!(entry.contains("**Fix:**"), "`{code}` has no fix");
         assert_eq!(

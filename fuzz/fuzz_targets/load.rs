@@ -6,7 +6,8 @@
 
 use drumbeat::playbook::load::{Loaded, load_bytes};
 use drumbeat::source::Span;
-use drumbeat::validate::{self, render};
+use drumbeat::diag::render;
+use drumbeat::validate;
 use libfuzzer_sys::fuzz_target;
 use std::path::Path;
 

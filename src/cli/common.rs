@@ -1,9 +1,10 @@
 //! What several commands share: loading one valid playbook, reading times.
 
+use crate::diag::{Severity, render};
 use crate::playbook::types::{parse_date, parse_local_datetime};
 use crate::playbook::{Loaded, Playbook, load_paths};
 use crate::schedule::time::resolve_local;
-use crate::validate::{self, Severity, render};
+use crate::validate;
 use chrono::{DateTime, NaiveTime, Utc};
 use chrono_tz::Tz;
 use std::path::Path;

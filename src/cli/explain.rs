@@ -1,6 +1,6 @@
 //! `drumbeat explain CODE`
 
-use crate::validate::{Code, render};
+use crate::diag::{Code, render};
 use std::process::ExitCode;
 
 /// Print what a diagnostic code means, a failing example and the fix.
@@ -26,7 +26,7 @@ pub fn run(args: Args) -> ExitCode {
         }
         None => {
             let names = Code::ALL.iter().map(|c| c.as_str());
-            let hint = match crate::validate::suggest(name, names.clone()) {
+            let hint = match crate::diag::suggest(name, names.clone()) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!("known codes: {}", names.collect::<Vec<_>>().join(", ")),
             };

@@ -1,9 +1,9 @@
 //! `drumbeat render PLAYBOOK TEMPLATE [--at TIME] [--member FILE]`
 
 use crate::cli::common::{load_one, time_option, usage};
+use crate::diag::suggest;
 use crate::playbook::Playbook;
 use crate::template::{Context, Engine, Place, places_of, sample, slot_values};
-use crate::validate::suggest;
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -1,7 +1,8 @@
 //! `drumbeat validate PATH...`
 
+use crate::diag::{Code, Diagnostic, Severity, render};
 use crate::playbook::load_paths;
-use crate::validate::{self, Code, Severity, render};
+use crate::validate;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -92,8 +93,8 @@ pub fn run(args: Args) -> ExitCode {
 }
 
 /// 2 for unusable input, 1 for errors (or denied warnings), 0 otherwise.
-pub fn exit_code(diags: &[validate::Diagnostic], deny_warnings: bool) -> u8 {
-    let has = |f: &dyn Fn(&validate::Diagnostic) -> bool| diags.iter().any(f);
+pub fn exit_code(diags: &[Diagnostic], deny_warnings: bool) -> u8 {
+    let has = |f: &dyn Fn(&Diagnostic) -> bool| diags.iter().any(f);
     if has(&|d| Code::is_unusable_input(d.code)) {
         2
     } else if has(&|d| d.severity == Severity::Error)

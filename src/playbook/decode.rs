@@ -5,8 +5,8 @@
 //! file. A value that fails to decode is `None`; its parent then fails too, silently (the
 //! cause is already reported).
 
+use crate::diag::{Code, Diagnostic, Diagnostics, suggest};
 use crate::source::{FileId, SourceFile, Span, Spanned};
-use crate::validate::{Code, Diagnostic, Diagnostics, suggest};
 use marked_yaml::Node;
 use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode};
 use std::str::FromStr;

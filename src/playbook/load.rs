@@ -4,11 +4,11 @@
 //! input (binary files, huge files, alias bombs, deep nesting) is refused with a diagnostic
 //! before the YAML parser sees it, so loading never hangs or grows without bound.
 
+use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::playbook::decode::{Cx, MAX_PROBLEMS_PER_FILE};
 use crate::playbook::model::Playbook;
 use crate::playbook::sections;
 use crate::source::{FileId, SourceMap, Span};
-use crate::validate::{Code, Diagnostic, Diagnostics};
 use marked_yaml::LoadError;
 use std::path::{Path, PathBuf};
 

@@ -1,10 +1,10 @@
 //! Decoding each section of a playbook from its YAML node.
 
+use crate::diag::Code;
 use crate::playbook::decode::{Cx, Decode, choice};
 use crate::playbook::model::*;
 use crate::playbook::types::{self, Days, Duration, Id, LocalTime, parse_weekday};
 use crate::source::Spanned;
-use crate::validate::Code;
 use indexmap::IndexMap;
 use marked_yaml::Node;
 
@@ -35,7 +35,7 @@ pub fn playbook(node: &Node, cx: &mut Cx) -> Option<Playbook> {
                 Some(other) => {
                     let span = cx.span(n);
                     cx.report(
-                        crate::validate::Diagnostic::new(
+                        crate::diag::Diagnostic::new(
                             Code::UnsupportedVersion,
                             span,
                             format!("playbook language version `{other}` is not supported"),
@@ -50,7 +50,7 @@ pub fn playbook(node: &Node, cx: &mut Cx) -> Option<Playbook> {
         None => {
             let span = f.map.keys().next().map_or(f.span, |k| cx.scalar_span(k));
             cx.report(
-                crate::validate::Diagnostic::new(
+                crate::diag::Diagnostic::new(
                     Code::UnsupportedVersion,
                     span,
                     "missing field `version`",
@@ -142,7 +142,7 @@ fn community(cx: &mut Cx, node: &Node) -> Option<Community> {
             Err(msg) => {
                 let span = cx.scalar_span(s);
                 let names = chrono_tz::TZ_VARIANTS.iter().map(|t| t.name());
-                let mut d = crate::validate::Diagnostic::new(Code::UnknownTimezone, span, msg);
+                let mut d = crate::diag::Diagnostic::new(Code::UnknownTimezone, span, msg);
                 // Beijing time is the zone operators most often name by its city; IANA
                 // files it under Shanghai, and string similarity would say Brunei.
                 let china = ["beijing", "北京", "china", "中国"]
@@ -151,7 +151,7 @@ fn community(cx: &mut Cx, node: &Node) -> Option<Community> {
                 let m = if china {
                     Some("Asia/Shanghai")
                 } else {
-                    crate::validate::suggest(s.as_str(), names)
+                    crate::diag::suggest(s.as_str(), names)
                 };
                 if let Some(m) = m {
                     d.hint = Some(format!("did you mean `{m}`?"));
@@ -237,7 +237,7 @@ fn env_string(cx: &mut Cx, n: &Node) -> Option<EnvString> {
                 quoted + offset + i + 2,
             );
             cx.report(
-                crate::validate::Diagnostic::new(
+                crate::diag::Diagnostic::new(
                     Code::InvalidEnvReference,
                     span,
                     "malformed environment reference",
@@ -602,13 +602,13 @@ fn penalty(cx: &mut Cx, n: &Node) -> Option<Penalty> {
             }
         },
         _ => {
-            let mut d = crate::validate::Diagnostic::new(
+            let mut d = crate::diag::Diagnostic::new(
                 Code::InvalidValue,
                 span,
                 format!("`{text}` is not a penalty"),
             );
             d.hint = Some(
-                match crate::validate::suggest(word, ["warn", "mute", "remove"]) {
+                match crate::diag::suggest(word, ["warn", "mute", "remove"]) {
                     Some(m) => {
                         format!("did you mean `{m}`? (penalties: warn, mute, `mute 1h`, remove)")
                     }
@@ -685,7 +685,7 @@ fn slot(cx: &mut Cx, node: &Node, kind: SlotKind) -> Option<Slot> {
     let when = match (f.has("at"), f.has("cron")) {
         (true, true) => {
             cx.report(
-                crate::validate::Diagnostic::new(
+                crate::diag::Diagnostic::new(
                     Code::SlotTiming,
                     timing_span,
                     "a slot has both `at` and `cron`",
@@ -701,7 +701,7 @@ fn slot(cx: &mut Cx, node: &Node, kind: SlotKind) -> Option<Slot> {
                 SlotKind::Added => "add `at: \"HH:MM\"`",
             };
             cx.report(
-                crate::validate::Diagnostic::new(
+                crate::diag::Diagnostic::new(
                     Code::SlotTiming,
                     key,
                     "a slot needs `at` or `cron` to say when it fires",
@@ -718,7 +718,7 @@ fn slot(cx: &mut Cx, node: &Node, kind: SlotKind) -> Option<Slot> {
             if f.has("days") {
                 let ds = f.key_span(cx, "days").unwrap_or(span);
                 cx.report(
-                    crate::validate::Diagnostic::new(
+                    crate::diag::Diagnostic::new(
                         Code::SlotTiming,
                         ds,
                         "`days` goes with `at`, not with `cron`",

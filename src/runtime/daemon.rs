@@ -7,6 +7,7 @@ use super::intake::Intake;
 use super::metrics::Metrics;
 use super::program::{self, Build, Community, same_file};
 use super::scheduler::Scheduler;
+use super::serving::Posted;
 use crate::server::{self, Health, Ops};
 use crate::store::{self, AnyStore, Store, StoreError};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -223,9 +224,8 @@ pub async fn run(
                 metrics: metrics.clone(),
                 health: health.clone(),
                 events: Some(server::events::EventsRoute {
-                    intake: intake.clone(),
+                    intake: Arc::new(Posted::new(intake.clone(), clock.clone())),
                     auth,
-                    clock: clock.clone(),
                 }),
             };
             let mut stop = stop_tx.subscribe();
@@ -618,7 +618,7 @@ impl Watch {
     /// reload: links may have been added or pointed elsewhere.
     fn follow_links(&mut self, paths: &[PathBuf]) {
         use notify::{RecursiveMode, Watcher};
-        let mut scratch = crate::validate::Diagnostics::new();
+        let mut scratch = crate::diag::Diagnostics::new();
         let mut targets = std::collections::HashSet::new();
         for file in crate::playbook::load::expand_paths(paths, &mut scratch) {
             let Ok(real) = file.canonicalize() else {

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod pace;
 pub mod program;
 pub mod scheduler;
+pub mod serving;
 
 pub use clock::{Clock, ScaledClock, SystemClock};
 pub use daemon::{Config, Control, Failure, run};

@@ -3,11 +3,12 @@
 //! re-validated), and again, community by community, when a file changes.
 
 use crate::channel::{self, BuildError, Channel, ConsoleSink, Options};
+use crate::diag::{Diagnostic, Severity, render};
 use crate::playbook::types::RateLimit;
 use crate::playbook::{Loaded, Playbook, load_paths};
 use crate::schedule::{Fire, Source};
 use crate::template::{Engine, Place, RenderError, slot_values};
-use crate::validate::{self, Severity, render};
+use crate::validate;
 use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
 use std::collections::{BTreeMap, BTreeSet};
@@ -215,7 +216,7 @@ pub fn load(paths: &[PathBuf], build: &Build) -> Outcome {
     let diags = loaded.diagnostics.into_vec();
     let mut out = Outcome::default();
     let mut bad: BTreeSet<PathBuf> = BTreeSet::new();
-    let mut reports: BTreeMap<PathBuf, Vec<validate::Diagnostic>> = BTreeMap::new();
+    let mut reports: BTreeMap<PathBuf, Vec<Diagnostic>> = BTreeMap::new();
     for d in diags {
         if d.severity != Severity::Error {
             continue;

@@ -15,6 +15,3 @@ pub mod time;
 pub use events::{EventDriven, event_driven};
 pub use phases::{PhaseWindow, phase_windows};
 pub use plan::{Fire, Plan, Reason, Source, Status, plan, topic_at};
-
-#[cfg(test)]
-mod tests;

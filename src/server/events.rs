@@ -20,9 +20,6 @@
 use super::Ops;
 use crate::channel::Secret;
 use crate::events::{Event, read_json};
-use crate::runtime::Clock;
-use crate::runtime::intake::{Receipt, Refusal};
-use crate::store::Store;
 use axum::body::{Body, HttpBody};
 use axum::extract::{Extension, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -41,23 +38,31 @@ use tokio::time::Instant;
 /// The largest body taken: a full batch of 10,000 events with room to spare.
 pub const MAX_BODY: usize = 8 * 1024 * 1024;
 
-/// Where posted events go.
+/// Where posted events go: the daemon's intake, which takes a batch at the instant its own
+/// clock reads when the batch arrives.
 pub trait Intake: Send + Sync {
     fn take<'a>(
         &'a self,
         events: Vec<Event>,
-        now: chrono::DateTime<chrono::Utc>,
     ) -> Pin<Box<dyn Future<Output = Result<Receipt, Refusal>> + Send + 'a>>;
 }
 
-impl<S: Store + 'static> Intake for crate::runtime::intake::Intake<S> {
-    fn take<'a>(
-        &'a self,
-        events: Vec<Event>,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Pin<Box<dyn Future<Output = Result<Receipt, Refusal>> + Send + 'a>> {
-        Box::pin(crate::runtime::intake::Intake::take(self, events, now))
-    }
+/// What taking a batch did, as the answer reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Receipt {
+    /// Events applied now.
+    pub applied: usize,
+    /// Events taken in before (by id): acknowledged, nothing changed.
+    pub duplicates: usize,
+}
+
+/// Why a batch was not taken.
+#[derive(Debug)]
+pub enum Refusal {
+    /// Events that do not fit the loaded communities (422): each reason says which and why.
+    Invalid(Vec<String>),
+    /// Nothing was applied (503): the reason is logged, the sender is told to send again.
+    Failed(String),
 }
 
 /// Who may post events.
@@ -155,7 +160,6 @@ pub fn signature(key: &str, body: &[u8]) -> String {
 pub struct EventsRoute {
     pub intake: Arc<dyn Intake>,
     pub auth: Auth,
-    pub clock: Arc<dyn Clock>,
 }
 
 impl fmt::Debug for EventsRoute {
@@ -330,7 +334,7 @@ pub(super) async fn post(
             );
         }
     };
-    match route.intake.take(events, route.clock.now()).await {
+    match route.intake.take(events).await {
         Ok(r) => answer(
             StatusCode::OK,
             json!({"applied": r.applied, "duplicates": r.duplicates}),
@@ -339,7 +343,7 @@ pub(super) async fn post(
             StatusCode::UNPROCESSABLE_ENTITY,
             json!({"error": "the events were refused; nothing changed", "problems": problems}),
         ),
-        Err(e) => {
+        Err(Refusal::Failed(e)) => {
             tracing::error!(error = %e, "events not applied");
             answer(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -3,11 +3,14 @@
 //!
 //! [`router`] builds the routes; [`serve`] runs them on a listener until a shutdown signal,
 //! within the limits of [`listen`].
+//!
+//! The server knows the daemon only through what it owns here: [`Health`], which the daemon
+//! updates, [`MetricsText`] for `/metrics` and [`events::Intake`] for `POST /v1/events`.
+//! The runtime implements them and wires them in, so the server never names the runtime.
 
 pub mod events;
 pub mod listen;
 
-use crate::runtime::metrics::Metrics;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -130,19 +133,28 @@ impl Health {
     }
 }
 
+/// What `/metrics` serves: the daemon's counters in the Prometheus text format.
+pub trait MetricsText: Send + Sync + std::fmt::Debug {
+    fn render(&self) -> String;
+}
+
 /// What the HTTP side reads: the daemon's metrics and health.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Ops {
-    pub metrics: Arc<Metrics>,
+    pub metrics: Arc<dyn MetricsText>,
     pub health: Arc<Health>,
     /// `POST /v1/events`, when the daemon takes events.
     pub events: Option<events::EventsRoute>,
 }
 
 impl Ops {
-    /// Fresh metrics, and health "starting".
-    pub fn new() -> Ops {
-        Ops::default()
+    /// Serves `metrics`; health "starting", no events route.
+    pub fn new(metrics: Arc<dyn MetricsText>) -> Ops {
+        Ops {
+            metrics,
+            health: Arc::new(Health::new()),
+            events: None,
+        }
     }
 }
 

@@ -2,11 +2,11 @@
 //! against the context of every place that sends it. A template that would fail at send
 //! time fails validation instead, pointing at the line inside the template.
 
+use crate::diag::{Code, Diagnostic, Diagnostics, suggest};
 use crate::playbook::model::{ChannelKind, Condition, Playbook, Template};
 use crate::source::Span;
 use crate::template::body::unquoted_value;
 use crate::template::{Body, BodyError, GLOBALS, environment, fields_of, places_of};
-use crate::validate::{Code, Diagnostic, Diagnostics, suggest};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// Names a `when` or `eligible` condition may use.

@@ -4,11 +4,11 @@
 //! others. Template and condition checks live with the template engine
 //! (`crate::template::check`).
 
+use crate::diag::{Code, Diagnostic, Diagnostics, suggest};
 use crate::playbook::model::*;
 use crate::playbook::types::{Id, TimeWindow};
 use crate::schedule::phase_windows;
 use crate::source::Span;
-use crate::validate::{Code, Diagnostic, Diagnostics, suggest};
 use chrono::NaiveTime;
 use std::collections::{HashMap, HashSet};
 

@@ -1,8 +1,6 @@
-//! Checks that turn loaded playbooks into diagnostics, and the renderings of diagnostics.
+//! The semantic checks of loaded playbooks: references, ranges, times, templates. What they
+//! find is reported as [`crate::diag::Diagnostic`]s.
 
 mod checks;
-mod diagnostic;
-pub mod render;
 
 pub use checks::check;
-pub use diagnostic::{Code, Diagnostic, Diagnostics, Label, Severity, suggest};

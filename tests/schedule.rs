@@ -1,24 +1,25 @@
-//! Specs for planning: each test states a rule of language.md and checks the fires.
+//! Specs for planning (`schedule::plan`, the library): each test states a rule of
+//! language.md and checks the fires.
 
-use crate::playbook::Playbook;
-use crate::playbook::load::{Loaded, load_bytes};
-use crate::schedule::plan::{Plan, Reason, Source, Status, plan, topic_at};
 use chrono::{DateTime, Utc};
+use drumbeat::playbook::Playbook;
+use drumbeat::playbook::load::{Loaded, load_bytes};
+use drumbeat::schedule::plan::{Plan, Reason, Source, Status, plan, topic_at};
 use std::path::Path;
 
 /// Loads a playbook from `yaml`, which must validate without errors.
-pub(crate) fn load(yaml: &str) -> Playbook {
+fn load(yaml: &str) -> Playbook {
     let mut loaded = Loaded::default();
     load_bytes(
         &mut loaded,
         Path::new("test.yaml"),
         yaml.as_bytes().to_vec(),
     );
-    crate::validate::check(&loaded.playbooks, &mut loaded.diagnostics);
+    drumbeat::validate::check(&loaded.playbooks, &mut loaded.diagnostics);
     let errors: Vec<String> = loaded
         .diagnostics
         .iter()
-        .filter(|d| d.severity == crate::validate::Severity::Error)
+        .filter(|d| d.severity == drumbeat::diag::Severity::Error)
         .map(|d| d.message.clone())
         .collect();
     assert!(errors.is_empty(), "{errors:#?}\n{yaml}");
@@ -27,12 +28,7 @@ pub(crate) fn load(yaml: &str) -> Playbook {
 
 /// A playbook in `zone` with one console channel `group` (plus `admins`), the given
 /// sections (`content:` etc., as YAML text) and a template for every name in `templates`.
-pub(crate) fn book(
-    zone: &str,
-    community_extra: &str,
-    sections: &str,
-    templates: &[&str],
-) -> String {
+fn book(zone: &str, community_extra: &str, sections: &str, templates: &[&str]) -> String {
     let mut s = format!(
         "version: 1\ncommunity: {{ id: t, name: T, kind: service, timezone: {zone}{community_extra} }}\n\
          channels:\n  group: {{ type: console }}\n  admins: {{ type: console }}\ndefault_channel: group\n{sections}\ntemplates:\n"
@@ -43,7 +39,7 @@ pub(crate) fn book(
     s
 }
 
-pub(crate) fn utc(s: &str) -> DateTime<Utc> {
+fn utc(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)
         .unwrap_or_else(|e| panic!("{s}: {e}"))
         .with_timezone(&Utc)
