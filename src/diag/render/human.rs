@@ -225,9 +225,8 @@ fn group<'a>(sources: &'a SourceMap, d: &'a Diagnostic) -> Group<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{github, one};
     use super::*;
-    use crate::diag::render::Summary;
+    use crate::diag::render::{github, one};
 
     /// Display column (0-based, in terminal cells) of the first caret under a source line.
     fn caret_cell(rendered: &str) -> usize {

@@ -120,8 +120,8 @@ pub fn json(sources: &SourceMap, diags: &[Diagnostic], summary: &Summary) -> Str
 
 #[cfg(test)]
 mod tests {
-    use super::super::one;
     use super::*;
+    use crate::diag::render::one;
 
     #[test]
     fn json_positions_count_characters_and_bytes() {
