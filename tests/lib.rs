@@ -23,4 +23,5 @@ mod send;
 mod server;
 mod status;
 mod store;
+mod store_versions;
 mod validate;
