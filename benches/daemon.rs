@@ -24,7 +24,7 @@
 //! `DAEMON_BENCH_KEEP=1` keeps each run's folder (playbooks, store, log) for a closer look.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use drumbeat::store::{self, State, Store};
+use drumbeat::store::{Lifecycle, OutboxStatus, SqliteStore, State};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -502,7 +502,7 @@ fn sent_rows(dir: &Path) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
         .build()
         .unwrap();
     rt.block_on(async {
-        let s = store::open(&url).await.unwrap();
+        let s = SqliteStore::open(&url).await.unwrap();
         let counts = s.counts_by_state().await.unwrap();
         assert_eq!(
             counts.total(),

@@ -14,7 +14,7 @@ use drumbeat::runtime::delivery::Communities;
 use drumbeat::runtime::intake::Intake;
 use drumbeat::runtime::program::{self, Build};
 use drumbeat::store::members::{Effects, LedgerLine};
-use drumbeat::store::{self, Store};
+use drumbeat::store::{EventLog, Lifecycle, SqliteStore};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -53,9 +53,9 @@ fn generated(members: u32, days: u32, seed: u32) -> Vec<Event> {
     read_any(&lines.join("\n")).expect("valid events")
 }
 
-async fn fresh_store(dir: &tempfile::TempDir) -> store::AnyStore {
+async fn fresh_store(dir: &tempfile::TempDir) -> SqliteStore {
     let url = format!("sqlite://{}", dir.path().join("state.db").display());
-    store::open(&url).await.unwrap()
+    SqliteStore::open(&url).await.unwrap()
 }
 
 fn now() -> chrono::DateTime<Utc> {

@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use drumbeat::store::{self, Lease, NewFire, Outcome, Store};
+use drumbeat::store::{Lease, Lifecycle, NewFire, Outbox, Outcome, SqliteStore};
 use std::cell::Cell;
 
 fn t0() -> DateTime<Utc> {
@@ -37,7 +37,7 @@ fn record_claim_send(c: &mut Criterion) {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let s = rt.block_on(store::open(&url)).unwrap();
+    let s = rt.block_on(SqliteStore::open(&url)).unwrap();
     let next = Cell::new(0u64);
     let now = t0() + TimeDelta::seconds(1);
 

@@ -12,7 +12,7 @@ use axum::extract::{Request, State as Extract};
 use axum::response::Response;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use drumbeat::runtime::RetryPolicy;
-use drumbeat::store::{self, OutboxRow, State, Store};
+use drumbeat::store::{Lifecycle, OutboxRow, OutboxStatus, SqliteStore, State};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::BufRead;
 use std::path::Path;
@@ -408,7 +408,7 @@ fn outbox(url: &str) -> BTreeMap<String, OutboxRow> {
         .build()
         .unwrap();
     rt.block_on(async {
-        let s = store::open(url).await.expect("the store opens");
+        let s = SqliteStore::open(url).await.expect("the store opens");
         let mut rows = BTreeMap::new();
         for state in State::ALL {
             for r in s.rows_in_state(state, 1_000_000).await.unwrap() {

@@ -4,7 +4,7 @@
 //! clock; then the listener on its own with small limits, for what they decide. Every wait
 //! has a generous bound and is a correctness bound, not a speed target.
 
-use drumbeat::store::{self, State, Store};
+use drumbeat::store::{Lifecycle, OutboxStatus, SqliteStore, State};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
@@ -271,7 +271,7 @@ fn fifteen_hundred_idle_sockets_leave_health_and_fires_on_time() {
         .build()
         .unwrap();
     let sent = rt.block_on(async {
-        let s = store::open(&d.store).await.unwrap();
+        let s = SqliteStore::open(&d.store).await.unwrap();
         let rows = s.rows_in_state(State::Sent, 10).await.unwrap();
         s.close().await;
         rows

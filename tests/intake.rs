@@ -12,7 +12,8 @@ use drumbeat::runtime::serving::Posted;
 use drumbeat::runtime::{Clock, ScaledClock};
 use drumbeat::server::events::{Auth, EventsRoute, signature};
 use drumbeat::server::{self, Ops};
-use drumbeat::store::{self, AnyStore, Store};
+use drumbeat::store::members::Balance;
+use drumbeat::store::{EventLog, Ledger, Lifecycle, Members, SqliteStore};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -24,7 +25,7 @@ const KEY: &str = "test-signing-key-0b7e";
 
 struct Server {
     base: String,
-    store: AnyStore,
+    store: SqliteStore,
     communities: Communities,
     _dir: tempfile::TempDir,
     _stop: oneshot::Sender<()>,
@@ -54,7 +55,7 @@ fn communities() -> Communities {
 async fn start() -> Server {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("state.db").display());
-    let store = store::open(&url).await.unwrap();
+    let store = SqliteStore::open(&url).await.unwrap();
     let communities = communities();
     let intake = Arc::new(Intake::new(store.clone(), communities.clone()));
     let env = |name: &str| match name {
@@ -165,7 +166,10 @@ async fn a_good_batch_is_applied_once_and_repeats_are_acknowledged() {
     );
     assert_eq!(
         s.store.balances("tea-club").await.unwrap(),
-        [("u-1".to_string(), 100)]
+        [Balance {
+            member: "u-1".into(),
+            points: 100
+        }]
     );
 }
 
@@ -305,6 +309,7 @@ async fn picture(s: &Server) -> Vec<serde_json::Value> {
         .await
         .unwrap()
         .into_iter()
+        .map(|b| (b.member, b.points))
         .collect();
     let all = drumbeat::runtime::intake::rebuild_all(&s.store, &c.playbook, templates)
         .await

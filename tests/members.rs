@@ -3,7 +3,7 @@
 //! every command that counts days is given `--at`.
 
 use crate::common::{drumbeat_in, root};
-use drumbeat::store::{self, State, Store};
+use drumbeat::store::{Lifecycle, Members, OutboxStatus, SqliteStore, State};
 use std::path::Path;
 
 fn playbook() -> String {
@@ -70,7 +70,7 @@ fn ev(id: &str, kind: &str, member: &str, at: &str, data: &str) -> String {
 
 async fn outbox_body(dir: &Path, key: &str) -> Option<(String, State)> {
     let url = format!("sqlite://{}", dir.join("state.db").display());
-    let s = store::open(&url).await.unwrap();
+    let s = SqliteStore::open(&url).await.unwrap();
     let row = s.find(key).await.unwrap();
     s.close().await;
     row.map(|r| (r.body, r.state))
@@ -494,7 +494,7 @@ async fn a_lottery_with_fewer_eligible_members_than_winners_draws_them_all_and_r
     );
     // Drawn and announced at 20:00, not at the scheduler's next round.
     let url = format!("sqlite://{}", dir.path().join("state.db").display());
-    let st = store::open(&url).await.unwrap();
+    let st = SqliteStore::open(&url).await.unwrap();
     let row = st
         .find("tea-club/lottery/weekly/group/20261204T120000Z")
         .await
@@ -800,7 +800,7 @@ fn a_late_event_counts_on_its_own_day_and_never_moves_activity_back() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let row = rt
         .block_on(async {
-            let s = store::open(&url).await.unwrap();
+            let s = SqliteStore::open(&url).await.unwrap();
             let m = s.member("tea-club", "u-l").await.unwrap();
             s.close().await;
             m

@@ -2,7 +2,7 @@
 //! never go out before it.
 
 use chrono::{DateTime, Utc};
-use drumbeat::store::{self, State, Store};
+use drumbeat::store::{Lifecycle, OutboxStatus, SqliteStore, State};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -58,7 +58,7 @@ templates:
     assert!(status.success(), "{log}");
     assert_eq!(lines(), 2, "{log}");
 
-    let s = store::open(&store_url).await.unwrap();
+    let s = SqliteStore::open(&store_url).await.unwrap();
     let sent = s.rows_in_state(State::Sent, 10).await.unwrap();
     assert_eq!(sent.len(), 2);
     let instant: DateTime<Utc> = "2026-12-01T00:00:00Z".parse().unwrap();

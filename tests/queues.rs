@@ -3,7 +3,10 @@
 //! instants.
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use drumbeat::store::{self, AnyStore, Confirmed, NewFire, Outcome, Queue, State, Store};
+use drumbeat::store::{
+    self, ActiveQueue, Confirmed, Lifecycle, NewFire, Outbox, OutboxStatus, Outcome, Queue,
+    RunMark, RunMarks, SqliteStore, State, Todos,
+};
 use tempfile::TempDir;
 
 fn t0() -> DateTime<Utc> {
@@ -14,10 +17,10 @@ fn mins(m: i64) -> TimeDelta {
     TimeDelta::minutes(m)
 }
 
-async fn fresh() -> (TempDir, AnyStore) {
+async fn fresh() -> (TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("drumbeat.db").display());
-    let store = store::open(&url).await.expect("store opens");
+    let store = SqliteStore::open(&url).await.expect("store opens");
     (dir, store)
 }
 
@@ -187,12 +190,18 @@ async fn active_queues_name_every_queue_with_work_and_its_earliest_instant() {
     .await
     .unwrap();
     let mut active = s.active_queues().await.unwrap();
-    active.sort_by(|a, b| a.0.community.cmp(&b.0.community));
+    active.sort_by(|a, b| a.queue.community.cmp(&b.queue.community));
     assert_eq!(
         active,
         [
-            (queue("camp", "feed"), t0() + mins(9)),
-            (queue("club", "group"), t0() + mins(1)),
+            ActiveQueue {
+                queue: queue("camp", "feed"),
+                due: t0() + mins(9)
+            },
+            ActiveQueue {
+                queue: queue("club", "group"),
+                due: t0() + mins(1)
+            },
         ]
     );
 }
@@ -269,15 +278,16 @@ async fn an_assisted_post_is_confirmed_once() {
 #[tokio::test]
 async fn marks_of_many_communities_are_written_together_and_never_move_back() {
     let (_dir, s) = fresh().await;
-    s.set_last_runs(&[("club".into(), t0()), ("camp".into(), t0() + mins(1))])
+    let mark = |name: &str, at| RunMark {
+        name: name.into(),
+        at,
+    };
+    s.set_last_runs(&[mark("club", t0()), mark("camp", t0() + mins(1))])
         .await
         .unwrap();
-    s.set_last_runs(&[
-        ("club".into(), t0() - mins(5)),
-        ("camp".into(), t0() + mins(2)),
-    ])
-    .await
-    .unwrap();
+    s.set_last_runs(&[mark("club", t0() - mins(5)), mark("camp", t0() + mins(2))])
+        .await
+        .unwrap();
     assert_eq!(s.last_run("club").await.unwrap(), Some(t0()));
     assert_eq!(s.last_run("camp").await.unwrap(), Some(t0() + mins(2)));
 }

@@ -508,8 +508,8 @@ fn a_refused_events_id_and_a_draws_winners_are_shown_neutralised() {
         .build()
         .unwrap();
     rt.block_on(async {
-        use drumbeat::store::Store;
-        let s = drumbeat::store::open(&url).await.unwrap();
+        use drumbeat::store::{Draws, Lifecycle, SqliteStore};
+        let s = SqliteStore::open(&url).await.unwrap();
         let draw = drumbeat::store::members::Draw {
             id: "tea-club/weekly/20261204T120000Z".into(),
             community: "tea-club".into(),

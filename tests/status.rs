@@ -3,7 +3,7 @@
 
 use crate::common::{Output, drumbeat_in};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use drumbeat::store::{self, NewFire, Outcome, Recorded, Store};
+use drumbeat::store::{Lifecycle, NewFire, Outbox, Outcome, Recorded, SqliteStore};
 use std::path::Path;
 use tempfile::TempDir;
 
@@ -48,7 +48,7 @@ fn status(dir: &Path, args: &[&str]) -> Output {
 /// - `night` and `dawn`, recorded after their grace: missed.
 async fn busy_store(dir: &Path) {
     let url = format!("sqlite://{}", dir.join("drumbeat.db").display());
-    let s = store::open(&url).await.expect("store opens");
+    let s = SqliteStore::open(&url).await.expect("store opens");
     let lease = mins(1);
 
     let done = s
@@ -198,7 +198,7 @@ async fn next_limits_the_fires_listed() {
 async fn an_empty_store_shows_zeros() {
     let dir = TempDir::new().unwrap();
     let url = format!("sqlite://{}", dir.path().join("drumbeat.db").display());
-    store::open(&url).await.unwrap().close().await;
+    SqliteStore::open(&url).await.unwrap().close().await;
     // The default store is ./drumbeat.db.
     let out = status(dir.path(), &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -209,7 +209,7 @@ async fn an_empty_store_shows_zeros() {
 async fn errors_are_shown_on_one_line_without_terminal_controls() {
     let dir = TempDir::new().unwrap();
     let url = format!("sqlite://{}", dir.path().join("drumbeat.db").display());
-    let s = store::open(&url).await.unwrap();
+    let s = SqliteStore::open(&url).await.unwrap();
     s.record_fire(&fire("rules", "slack", t0()), t0())
         .await
         .unwrap();
@@ -288,7 +288,7 @@ fn a_store_on_read_only_media_is_read_and_one_that_cannot_be_read_is_exit_2() {
     // Written from outside through a copy: SQLite would resolve the namespace's link.
     let made = dir.path().join("made.db");
     rt.block_on(async {
-        let s = store::open(&format!("sqlite://{}", made.display()))
+        let s = SqliteStore::open(&format!("sqlite://{}", made.display()))
             .await
             .unwrap();
         s.record_fire(&fire("morning", "wecom", t0()), t0())

@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use drumbeat::store::{
-    self, AnyStore, Counts, Lease, NewFire, Outcome, Recorded, State, Store, StoreError, StoreUrl,
+    self, Counts, Lease, Lifecycle, NewFire, Outbox, OutboxStatus, Outcome, Recorded, RunMarks,
+    SqliteStore, State, StoreError, StoreInfo, StoreUrl,
 };
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -28,11 +29,11 @@ fn db(dir: &TempDir) -> PathBuf {
     dir.path().join("drumbeat.db")
 }
 
-async fn open_at(path: &Path) -> AnyStore {
-    store::open(&url(path)).await.expect("store opens")
+async fn open_at(path: &Path) -> SqliteStore {
+    SqliteStore::open(&url(path)).await.expect("store opens")
 }
 
-async fn fresh() -> (TempDir, AnyStore) {
+async fn fresh() -> (TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
     let store = open_at(&db(&dir)).await;
     (dir, store)
@@ -529,7 +530,7 @@ async fn state_survives_closing_and_reopening_the_file() {
         .await
         .unwrap();
     assert!(again.iter().all(|r| !r.is_new()));
-    let sqlite = store::SqliteStore::open(&path).await.unwrap();
+    let sqlite = store::SqliteStore::open_file(&path).await.unwrap();
     assert_eq!(
         sqlite.schema_version().await.unwrap(),
         store::SqliteStore::SCHEMA_VERSION
@@ -593,7 +594,7 @@ async fn a_store_from_a_newer_drumbeat_is_refused() {
         conn.close().await.unwrap();
     }
 
-    let err = store::open(&url(&path)).await.expect_err("refused");
+    let err = SqliteStore::open(&url(&path)).await.expect_err("refused");
     match &err {
         StoreError::SchemaTooNew { found, known, .. } => {
             assert_eq!((*found, *known), (99, store::SqliteStore::SCHEMA_VERSION));
@@ -632,7 +633,7 @@ async fn opening_creates_the_file_and_refuses_what_is_not_a_store() {
         "这不是数据库 — not a database, just some text\n".repeat(200),
     )
     .unwrap();
-    let err = store::open(&url(&junk)).await.expect_err("refused");
+    let err = SqliteStore::open(&url(&junk)).await.expect_err("refused");
     assert!(matches!(err, StoreError::Database { .. }), "{err:?}");
     assert!(err.to_string().starts_with("store failed while"), "{err}");
 }
@@ -647,7 +648,7 @@ async fn stores_opened_together_on_a_new_file_all_work() {
             .map(|i| {
                 let url = url(&path);
                 tokio::spawn(async move {
-                    let s = store::open(&url).await.expect("opens");
+                    let s = SqliteStore::open(&url).await.expect("opens");
                     s.record_fire(&fire(&format!("k{i}"), "wecom", t0()), t0())
                         .await
                         .unwrap();
@@ -689,7 +690,7 @@ async fn urls_name_the_store() {
         Err(StoreError::BadUrl { .. })
     ));
 
-    let pg = store::open("postgres://ops:s3cret@db.internal/drumbeat")
+    let pg = SqliteStore::open("postgres://ops:s3cret@db.internal/drumbeat")
         .await
         .expect_err("not yet");
     assert!(matches!(pg, StoreError::NotSupported { .. }));
@@ -698,7 +699,7 @@ async fn urls_name_the_store() {
     assert!(message.contains("not supported yet"), "{message}");
     assert!(!message.contains("s3cret"), "{message}");
 
-    let other = store::open("mysql://root:hunter2@localhost/db")
+    let other = SqliteStore::open("mysql://root:hunter2@localhost/db")
         .await
         .expect_err("unknown");
     let message = other.to_string();
@@ -1264,7 +1265,10 @@ async fn a_row_claimed_ahead_of_its_instant_is_due_at_that_instant_after_a_crash
     );
     let active = s.active_queues().await.unwrap();
     assert!(
-        active.contains(&(queue("wecom"), t0() + secs(1))),
+        active.contains(&store::ActiveQueue {
+            queue: queue("wecom"),
+            due: t0() + secs(1)
+        }),
         "the new process wakes that queue at the instant: {active:?}"
     );
     let on_time = s

@@ -3,7 +3,7 @@
 use crate::cli::common::{
     emit, open_existing_store, open_store_to_read, small_runtime, usage, visible,
 };
-use crate::store::{Confirmed, DEFAULT_URL, Store};
+use crate::store::{Confirmed, DEFAULT_URL, Lifecycle, Todos};
 use chrono::{SecondsFormat, Utc};
 use std::process::ExitCode;
 
@@ -47,15 +47,15 @@ pub enum Format {
 /// The most to-dos listed.
 const LIST_LIMIT: u32 = 1000;
 
-pub fn run(args: Args) -> ExitCode {
+pub fn run<S: Lifecycle + Todos>(args: Args) -> ExitCode {
     let rt = match small_runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
     };
     // Listing only reads; confirming writes.
     let opened = match args.action {
-        Action::List { .. } => open_store_to_read(&rt, &args.store),
-        _ => open_existing_store(&rt, &args.store),
+        Action::List { .. } => open_store_to_read::<S>(&rt, &args.store),
+        _ => open_existing_store::<S>(&rt, &args.store),
     };
     let store = match opened {
         Ok(s) => s,

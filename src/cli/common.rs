@@ -87,13 +87,13 @@ pub fn time_option(flag: &str, value: Option<&str>, tz: Tz) -> Result<DateTime<U
 /// Opens the store at `url` for a command that reads or adjusts it, refusing to create one:
 /// a mistyped path must not look like an empty store. Exit 2 when it does not exist, 1 when
 /// it cannot be opened.
-pub fn open_existing_store(
+pub fn open_existing_store<S: crate::store::Lifecycle>(
     rt: &tokio::runtime::Runtime,
     url: &str,
-) -> Result<crate::store::AnyStore, ExitCode> {
+) -> Result<S, ExitCode> {
     use crate::store;
     must_exist(url)?;
-    rt.block_on(store::open(url)).map_err(|e| match e {
+    rt.block_on(S::open(url)).map_err(|e| match e {
         // Nothing wrong with the store: it cannot be used as asked.
         store::StoreError::NotSupported { .. } | store::StoreError::BadUrl { .. } => {
             usage(&e.to_string())
@@ -108,12 +108,12 @@ pub fn open_existing_store(
 /// Opens the store at `url` for a command that only reads it: nothing is created, migrated
 /// or written, so it also works on read-only media. Exit 2 when it does not exist or cannot
 /// be read.
-pub fn open_store_to_read(
+pub fn open_store_to_read<S: crate::store::Lifecycle>(
     rt: &tokio::runtime::Runtime,
     url: &str,
-) -> Result<crate::store::AnyStore, ExitCode> {
+) -> Result<S, ExitCode> {
     must_exist(url)?;
-    rt.block_on(crate::store::open_to_read(url))
+    rt.block_on(S::open_to_read(url))
         .map_err(|e| usage(&format!("cannot read the store: {e}")))
 }
 

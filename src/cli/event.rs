@@ -6,7 +6,7 @@ use crate::events::read_any;
 use crate::runtime::delivery::Communities;
 use crate::runtime::intake::{Intake, Refusal};
 use crate::runtime::program::{self, Build};
-use crate::store::{self, DEFAULT_URL, Store};
+use crate::store::{DEFAULT_URL, KeptPlaybook, Store};
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
@@ -43,7 +43,7 @@ pub struct Args {
     pub now: Option<String>,
 }
 
-pub fn run(args: Args) -> ExitCode {
+pub fn run<S: Store + Clone>(args: Args) -> ExitCode {
     let now = match crate::cli::common::time_option("--now", args.now.as_deref(), chrono_tz::UTC) {
         Ok(t) => t,
         Err(code) => return code,
@@ -100,22 +100,20 @@ pub fn run(args: Args) -> ExitCode {
         Err(e) => return usage(&format!("cannot start: {e}")),
     };
     rt.block_on(async move {
-        let store = match store::open(&args.store).await {
+        let store = match S::open(&args.store).await {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::from(1);
             }
         };
-        let kept: Vec<(String, String, String)> = loaded
+        let kept: Vec<KeptPlaybook> = loaded
             .communities
             .iter()
-            .map(|c| {
-                (
-                    c.id().to_string(),
-                    c.path.display().to_string(),
-                    c.text.to_string(),
-                )
+            .map(|c| KeptPlaybook {
+                community: c.id().to_string(),
+                path: c.path.display().to_string(),
+                source: c.text.to_string(),
             })
             .collect();
         if let Err(e) = store.save_playbooks(&kept, now).await {

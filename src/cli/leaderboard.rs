@@ -26,8 +26,8 @@ pub struct Args {
     pub format: Format,
 }
 
-pub fn run(args: Args) -> ExitCode {
-    let roster = match Roster::open(&args.store, args.community.as_deref()) {
+pub fn run<S: Store>(args: Args) -> ExitCode {
+    let roster = match Roster::<S>::open(&args.store, args.community.as_deref()) {
         Ok(r) => r,
         Err(code) => return code,
     };
@@ -50,8 +50,8 @@ pub fn run(args: Args) -> ExitCode {
         let balance = |m: &str| {
             balances
                 .iter()
-                .find(|(id, _)| id == m)
-                .map_or(0, |(_, b)| *b)
+                .find(|b| b.member == m)
+                .map_or(0, |b| b.points)
         };
         let mut ranked: Vec<_> = members
             .iter()

@@ -28,8 +28,8 @@ pub struct Args {
     pub format: Format,
 }
 
-pub fn run(args: Args) -> ExitCode {
-    let roster = match Roster::open(&args.store, args.community.as_deref()) {
+pub fn run<S: Store>(args: Args) -> ExitCode {
+    let roster = match Roster::<S>::open(&args.store, args.community.as_deref()) {
         Ok(r) => r,
         Err(code) => return code,
     };

@@ -2,7 +2,7 @@
 
 use crate::cli::common::{emit, open_store_to_read, small_runtime, usage, visible};
 use crate::rules::lottery::draw;
-use crate::store::{DEFAULT_URL, Store};
+use crate::store::{DEFAULT_URL, Draws, Lifecycle};
 use std::process::ExitCode;
 
 /// Lottery draws, for audits.
@@ -32,12 +32,12 @@ pub enum Action {
     },
 }
 
-pub fn run(args: Args) -> ExitCode {
+pub fn run<S: Lifecycle + Draws>(args: Args) -> ExitCode {
     let rt = match small_runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let store = match open_store_to_read(&rt, &args.store) {
+    let store = match open_store_to_read::<S>(&rt, &args.store) {
         Ok(s) => s,
         Err(code) => return code,
     };

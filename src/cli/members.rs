@@ -6,7 +6,7 @@ use crate::playbook::Playbook;
 use crate::rules::engine::State;
 use crate::schedule::format::columns;
 use crate::store::members::LedgerLine;
-use crate::store::{DEFAULT_URL, Store};
+use crate::store::{DEFAULT_URL, KeptPlaybook, Lifecycle, PlaybookArchive, Store};
 use chrono::Utc;
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -72,16 +72,16 @@ pub enum Action {
     },
 }
 
-pub fn run(args: Args) -> ExitCode {
+pub fn run<S: Store>(args: Args) -> ExitCode {
     if let Action::Import {
         playbook: Some(path),
         ..
     } = &args.action
-        && let Err(code) = keep_playbook(&args.store, path)
+        && let Err(code) = keep_playbook::<S>(&args.store, path)
     {
         return code;
     }
-    let roster = match Roster::open(&args.store, args.community.as_deref()) {
+    let roster = match Roster::<S>::open(&args.store, args.community.as_deref()) {
         Ok(r) => r,
         Err(code) => return code,
     };
@@ -142,7 +142,11 @@ pub fn summary(p: &Playbook, state: &State, at: chrono::DateTime<Utc>) -> Value 
     })
 }
 
-fn list(roster: &Roster, format: Format, at: chrono::DateTime<Utc>) -> Result<(), ExitCode> {
+fn list<S: Store>(
+    roster: &Roster<S>,
+    format: Format,
+    at: chrono::DateTime<Utc>,
+) -> Result<(), ExitCode> {
     let mut all = Vec::new();
     for p in &roster.playbooks {
         for state in roster.states(p)? {
@@ -205,8 +209,8 @@ fn list(roster: &Roster, format: Format, at: chrono::DateTime<Utc>) -> Result<()
     Ok(())
 }
 
-fn show(
-    roster: &Roster,
+fn show<S: Store>(
+    roster: &Roster<S>,
     id: &str,
     format: Format,
     at: chrono::DateTime<Utc>,
@@ -287,7 +291,7 @@ fn show(
 }
 
 /// Takes a member off their community's roster; what they did stays on record.
-fn remove(roster: &Roster, id: &str) -> Result<(), ExitCode> {
+fn remove<S: Store>(roster: &Roster<S>, id: &str) -> Result<(), ExitCode> {
     let p = roster.find(id)?;
     let community = p.community.id.value.as_str();
     let fail = |e: crate::store::StoreError| {
@@ -334,23 +338,22 @@ fn remove(roster: &Roster, id: &str) -> Result<(), ExitCode> {
 
 /// Loads a playbook and keeps it in the store (creating the store if needed), so that an
 /// import can come before the first run.
-fn keep_playbook(url: &str, path: &std::path::Path) -> Result<(), ExitCode> {
+fn keep_playbook<S: Lifecycle + PlaybookArchive>(
+    url: &str,
+    path: &std::path::Path,
+) -> Result<(), ExitCode> {
     let p = crate::cli::common::load_one(path, "imported into")?;
     let text = std::fs::read_to_string(path)
         .map_err(|e| crate::cli::common::usage(&format!("cannot read {}: {e}", path.display())))?;
     let rt = crate::cli::common::small_runtime()?;
     rt.block_on(async {
-        let store = crate::store::open(url).await?;
-        store
-            .save_playbooks(
-                &[(
-                    p.community.id.value.to_string(),
-                    path.display().to_string(),
-                    text,
-                )],
-                Utc::now(),
-            )
-            .await?;
+        let store = S::open(url).await?;
+        let kept = KeptPlaybook {
+            community: p.community.id.value.to_string(),
+            path: path.display().to_string(),
+            source: text,
+        };
+        store.save_playbooks(&[kept], Utc::now()).await?;
         store.close().await;
         Ok::<_, crate::store::StoreError>(())
     })

@@ -49,6 +49,7 @@ pub enum Command {
 }
 
 pub fn main() -> ExitCode {
+    use crate::store::with_backend;
     let cli = Cli::parse();
     match cli.command {
         Command::Init(args) => init::run(args),
@@ -57,13 +58,13 @@ pub fn main() -> ExitCode {
         Command::Plan(args) => plan::run(args),
         Command::Run(args) => run::run(args),
         Command::Send(args) => send::run(args),
-        Command::Assist(args) => assist::run(args),
-        Command::Members(args) => members::run(args),
-        Command::Event(args) => event::run(args),
-        Command::Ledger(args) => ledger::run(args),
-        Command::Leaderboard(args) => leaderboard::run(args),
-        Command::Lottery(args) => lottery::run(args),
-        Command::Status(args) => status::run(args),
+        Command::Assist(args) => with_backend!(&args.store, S => assist::run::<S>(args)),
+        Command::Members(args) => with_backend!(&args.store, S => members::run::<S>(args)),
+        Command::Event(args) => with_backend!(&args.store, S => event::run::<S>(args)),
+        Command::Ledger(args) => with_backend!(&args.store, S => ledger::run::<S>(args)),
+        Command::Leaderboard(args) => with_backend!(&args.store, S => leaderboard::run::<S>(args)),
+        Command::Lottery(args) => with_backend!(&args.store, S => lottery::run::<S>(args)),
+        Command::Status(args) => with_backend!(&args.store, S => status::run::<S>(args)),
         Command::Schema(args) => schema::run(args),
         Command::Explain(args) => explain::run(args),
     }

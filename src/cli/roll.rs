@@ -217,8 +217,8 @@ fn read(path: &Path) -> Result<(Vec<Row>, Option<&'static str>), Vec<String>> {
 /// Imports a roster into community `p`: members as they are, each starting balance as an
 /// opening ledger line. With `update`, members already known take the roster's name,
 /// dates and starting balance; without it, they refuse the file. All or nothing.
-pub fn import(
-    roster: &Roster,
+pub fn import<S: Store>(
+    roster: &Roster<S>,
     p: &Playbook,
     path: &Path,
     update: bool,
@@ -375,7 +375,7 @@ fn for_sheet(s: String) -> String {
 
 /// Writes every member of the roster's communities as CSV that opens cleanly in Excel:
 /// UTF-8 with a byte-order mark, CRLF line ends, text that looks like a formula guarded.
-pub fn export(roster: &Roster, at: DateTime<Utc>, output: Option<&Path>) -> ExitCode {
+pub fn export<S: Store>(roster: &Roster<S>, at: DateTime<Utc>, output: Option<&Path>) -> ExitCode {
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::from(*b"\xEF\xBB\xBF"));

@@ -4,7 +4,7 @@ use crate::cli::common::{open_existing_store, small_runtime, usage, visible};
 use crate::playbook::{Loaded, Playbook, load::load_bytes};
 use crate::rules::engine::State;
 use crate::runtime::intake::rebuild;
-use crate::store::{AnyStore, Store};
+use crate::store::Store;
 use crate::template::Engine;
 use std::path::Path;
 use std::process::ExitCode;
@@ -13,31 +13,31 @@ use std::process::ExitCode;
 pub const REMOVED: &str = "removed";
 
 /// The store and the communities it knows, for commands that read members.
-pub struct Roster {
+pub struct Roster<S> {
     pub rt: tokio::runtime::Runtime,
-    pub store: AnyStore,
+    pub store: S,
     pub playbooks: Vec<Playbook>,
     /// Each playbook's templates, in the same order.
     engines: Vec<Engine>,
 }
 
-impl Roster {
+impl<S: Store> Roster<S> {
     /// Opens the store at `url` (which must exist) and reads the playbooks it keeps. With
     /// `community`, only that one.
-    pub fn open(url: &str, community: Option<&str>) -> Result<Roster, ExitCode> {
+    pub fn open(url: &str, community: Option<&str>) -> Result<Roster<S>, ExitCode> {
         let rt = small_runtime()?;
-        let store = open_existing_store(&rt, url)?;
+        let store = open_existing_store::<S>(&rt, url)?;
         let kept = rt.block_on(store.playbooks()).map_err(|e| {
             eprintln!("error: {e}");
             ExitCode::from(1)
         })?;
         let mut playbooks = Vec::new();
-        for (id, path, source) in kept {
-            if community.is_some_and(|c| c != id) {
+        for kept in kept {
+            if community.is_some_and(|c| c != kept.community) {
                 continue;
             }
             let mut loaded = Loaded::default();
-            load_bytes(&mut loaded, Path::new(&path), source.into_bytes());
+            load_bytes(&mut loaded, Path::new(&kept.path), kept.source.into_bytes());
             playbooks.extend(loaded.playbooks);
         }
         if let Some(c) = community

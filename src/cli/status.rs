@@ -1,7 +1,9 @@
 //! `drumbeat status [--store URL] [--format table|json] [--next N]`
 
 use crate::cli::common::{emit, open_store_to_read, small_runtime, usage, visible};
-use crate::store::{self, AnyStore, Counts, DEFAULT_URL, OutboxRow, State, Store, StoreUrl};
+use crate::store::{
+    self, Counts, DEFAULT_URL, Lifecycle, OutboxRow, OutboxStatus, State, StoreUrl,
+};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use std::fmt::Write;
@@ -71,7 +73,7 @@ const STATES: [State; 6] = [
     State::Missed,
 ];
 
-pub fn run(args: Args) -> ExitCode {
+pub fn run<S: Lifecycle + OutboxStatus>(args: Args) -> ExitCode {
     let location = match StoreUrl::parse(&args.store) {
         Ok(StoreUrl::Sqlite { path }) => path.display().to_string(),
         // Opening it says what is not supported, without the URL (it may hold a password).
@@ -82,7 +84,7 @@ pub fn run(args: Args) -> ExitCode {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let store = match open_store_to_read(&runtime, &args.store) {
+    let store = match open_store_to_read::<S>(&runtime, &args.store) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -99,7 +101,7 @@ pub fn run(args: Args) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-async fn read(store: &AnyStore, next: u32) -> Result<Report, store::StoreError> {
+async fn read(store: &impl OutboxStatus, next: u32) -> Result<Report, store::StoreError> {
     Ok(Report {
         counts: store.counts_by_state().await?,
         next: store.next_rows(next).await?,

@@ -9,7 +9,7 @@ use super::program::{self, Build, Community, same_file};
 use super::scheduler::Scheduler;
 use super::serving::Posted;
 use crate::server::{self, Health, Ops};
-use crate::store::{self, AnyStore, Store, StoreError};
+use crate::store::{self, KeptPlaybook, PlaybookArchive, Store, StoreError};
 use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::HashMap;
 use std::fmt;
@@ -89,11 +89,11 @@ impl From<StoreError> for Failure {
 }
 
 /// A running daemon's handles, for reloads.
-struct Daemon {
+struct Daemon<S> {
     config: Config,
-    store: AnyStore,
+    store: S,
     communities: Communities,
-    scheduler: Scheduler<AnyStore>,
+    scheduler: Scheduler<S>,
     metrics: Arc<Metrics>,
     health: Arc<Health>,
 }
@@ -101,6 +101,15 @@ struct Daemon {
 /// Runs until told to stop (or `control` closes), then shuts down gracefully: no new
 /// work, sends in flight finished, unsent claims handed back, the store closed.
 pub async fn run(
+    config: Config,
+    control: mpsc::UnboundedReceiver<Control>,
+    control_tx: mpsc::UnboundedSender<Control>,
+) -> Result<(), Failure> {
+    store::with_backend!(&config.store_url, S => run_on::<S>(config, control, control_tx).await)
+}
+
+/// [`run`] on the store backend `S`.
+async fn run_on<S: Store + Clone + 'static>(
     config: Config,
     mut control: mpsc::UnboundedReceiver<Control>,
     control_tx: mpsc::UnboundedSender<Control>,
@@ -131,7 +140,7 @@ pub async fn run(
         return Err(Failure::NoPlaybooks);
     }
     let _lock = hold_store(&config.store_url)?;
-    let store = store::open(&config.store_url).await?;
+    let store = S::open(&config.store_url).await?;
     // A dry run's printed messages must never count as sent in a real store, nor a real
     // daemon take a dry run's store for its own.
     let dry_run = config.build.dry_run.is_some();
@@ -185,8 +194,8 @@ pub async fn run(
         settings: config.delivery,
         stopping,
     });
-    for (queue, due) in store.active_queues().await? {
-        delivery.wake(&queue, due);
+    for active in store.active_queues().await? {
+        delivery.wake(&active.queue, active.due);
     }
     let mut scheduler = Scheduler::new(
         store.clone(),
@@ -354,7 +363,7 @@ pub async fn run(
     Ok(())
 }
 
-impl Daemon {
+impl<S: Store + Clone + 'static> Daemon<S> {
     /// Loads the files again. A valid new version of a playbook replaces the old one from
     /// now on; a file with errors is refused and its communities keep running as they were.
     async fn reload(&mut self) {
@@ -444,20 +453,18 @@ impl Daemon {
 
 /// Keeps each community's playbook text in the store, for the commands that read members.
 async fn save_playbooks(
-    store: &AnyStore,
+    store: &impl PlaybookArchive,
     communities: &Communities,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), StoreError> {
-    let kept: Vec<(String, String, String)> = communities
+    let kept: Vec<KeptPlaybook> = communities
         .read()
         .expect("communities lock")
         .values()
-        .map(|c| {
-            (
-                c.id().to_string(),
-                c.path.display().to_string(),
-                c.text.to_string(),
-            )
+        .map(|c| KeptPlaybook {
+            community: c.id().to_string(),
+            path: c.path.display().to_string(),
+            source: c.text.to_string(),
         })
         .collect();
     store.save_playbooks(&kept, now).await

@@ -18,7 +18,7 @@ use super::pace::{Pace, RetryPolicy};
 use super::program::Community;
 use crate::channel::{Gate, Outgoing, SendOutcome};
 use crate::server::Health;
-use crate::store::{Lease, OutboxRow, Outcome, Queue, Store};
+use crate::store::{Lease, Outbox, OutboxRow, Outcome, Queue};
 use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -94,7 +94,7 @@ pub struct Delivery<S> {
     desk_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
-impl<S: Store + Clone + 'static> Delivery<S> {
+impl<S: Outbox + Clone + 'static> Delivery<S> {
     pub fn start(shared: Shared<S>) -> Arc<Delivery<S>> {
         let shared = Arc::new(shared);
         let (tx, rx) = mpsc::unbounded_channel();
@@ -171,7 +171,7 @@ type Unsettled = (Lease, Outcome, oneshot::Sender<bool>);
 /// round until it goes through: a message that was sent is recorded as sent as soon as the
 /// store takes writes again, so a restart does not send it twice. Meanwhile the desk
 /// pauses between rounds, longer each time, and reports the store unhealthy.
-async fn desk<S: Store>(shared: Arc<Shared<S>>, mut rx: mpsc::UnboundedReceiver<Job>) {
+async fn desk<S: Outbox>(shared: Arc<Shared<S>>, mut rx: mpsc::UnboundedReceiver<Job>) {
     let mut jobs = Vec::new();
     let mut unsettled: Vec<Unsettled> = Vec::new();
     let mut pause = STORE_PAUSE_MIN;
@@ -329,7 +329,7 @@ struct Worker<S> {
     next_due: Option<DateTime<Utc>>,
 }
 
-impl<S: Store> Worker<S> {
+impl<S: Outbox> Worker<S> {
     async fn run(mut self) {
         let mut stopping = self.shared.stopping.clone();
         // Real time between claims the store refused, doubled each time.

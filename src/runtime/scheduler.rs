@@ -19,7 +19,7 @@ use super::metrics::Metrics;
 use super::program::Community;
 use crate::schedule::time::resolve_local;
 use crate::schedule::{Source, plan};
-use crate::store::{NewFire, Problem, Queue, Recorded, Store, StoreError};
+use crate::store::{NewFire, Problem, Queue, Recorded, RunMark, Store, StoreError};
 use crate::template::Engine;
 use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::{HashMap, HashSet};
@@ -181,10 +181,11 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
             .values()
             .any(|c| c.playbook.content.daily_limit.is_some())
         {
-            for (community, channel, at) in
-                self.store.caused_since(now - TimeDelta::days(2)).await?
-            {
-                caused.entry(community).or_default().push((channel, at));
+            for m in self.store.caused_since(now - TimeDelta::days(2)).await? {
+                caused
+                    .entry(m.community)
+                    .or_default()
+                    .push((m.channel, m.at));
             }
         }
         for (id, c) in communities.iter() {
@@ -202,7 +203,10 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
             if from < until {
                 compose_window(c, from, until, &crowded, &mut fires);
                 moved.push((Moved::Cursor, id.clone(), until));
-                marks.push((id.clone(), until));
+                marks.push(RunMark {
+                    name: id.clone(),
+                    at: until,
+                });
             }
             // Lotteries due by now (just past it: the window ends after `now`).
             let due_by = match self.horizon {
@@ -214,7 +218,10 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
                 self.lotteries(c, drawn, due_by, now, &crowded, &mut fires)
                     .await?;
                 moved.push((Moved::Draws, id.clone(), due_by));
-                marks.push((draws_mark(id), due_by));
+                marks.push(RunMark {
+                    name: draws_mark(id),
+                    at: due_by,
+                });
             }
             // Daily member jobs due by now.
             let done_to = self.days.get(id).copied().unwrap_or(now);
@@ -230,7 +237,10 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
                     tracing::debug!(community = %id, ?job, at = %at.to_rfc3339(), members = looked, "daily job");
                 }
                 moved.push((Moved::Days, id.clone(), until_now));
-                marks.push((days_mark(id), until_now));
+                marks.push(RunMark {
+                    name: days_mark(id),
+                    at: until_now,
+                });
             }
         }
         let recorded = self.store.record_fires(&fires, now).await?;

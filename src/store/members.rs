@@ -23,6 +23,13 @@ pub struct LedgerLine {
     pub event: Option<String>,
 }
 
+/// A member's points: the sum of their ledger lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Balance {
+    pub member: String,
+    pub points: i64,
+}
+
 /// An offence against a group rule, and the penalty applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OffenceLine {

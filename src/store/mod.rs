@@ -23,19 +23,26 @@
 //! The store never reads the clock: every instant is passed in, which keeps it testable
 //! and lets the runtime run on a controllable clock.
 //!
-//! Stores are chosen by URL ([`open`]): `sqlite://PATH` today; `postgres://` has a place
-//! in the design (the same operations map to `INSERT .. ON CONFLICT DO NOTHING` for
-//! records and `UPDATE .. WHERE id IN (SELECT .. FOR UPDATE SKIP LOCKED)` for claims) and
-//! is refused with a clear message until it exists.
+//! What a store does is split into roles ([`Outbox`], [`RunMarks`], [`EventLog`],
+//! [`Members`], [`Ledger`], [`Draws`], [`PlaybookArchive`], …; [`Store`] is all of them),
+//! each written once per backend with that backend's SQL. The code that uses a store is
+//! generic over it, and the backend is chosen from the URL once, by `with_backend!`:
+//! `sqlite://PATH` today; `postgres://` has a place in the design (the same operations map
+//! to `INSERT .. ON CONFLICT DO NOTHING` for records and `UPDATE .. WHERE id IN (SELECT ..
+//! FOR UPDATE SKIP LOCKED)` for claims) and is refused with a clear message until it exists.
 
 pub mod members;
+mod roles;
 mod sqlite;
 
+pub use roles::{
+    Draws, EventLog, Ledger, Lifecycle, Members, Outbox, OutboxStatus, PlaybookArchive, RunMarks,
+    Store, StoreInfo, Todos,
+};
 pub use sqlite::SqliteStore;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use std::fmt;
-use std::future::Future;
 use std::path::PathBuf;
 
 use crate::schedule::Fire;
@@ -320,7 +327,7 @@ pub struct Queue {
     pub channel: String,
 }
 
-/// What [`Store::claim_queues`] handed out.
+/// What [`Outbox::claim_queues`] handed out.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Claimed {
     /// The claimed rows, each queue's in its order.
@@ -341,345 +348,59 @@ pub enum Confirmed {
     Unknown,
 }
 
-/// The runtime's durable state. Every operation is atomic; every instant is passed in.
-///
-/// Futures are `Send` so workers can run on any tokio thread.
-pub trait Store: Send + Sync {
-    /// Records fires whose keys are not in the outbox yet, in one transaction; a key
-    /// already present is left as it is. A fire later than its grace at `now` is recorded
-    /// as missed. Answers one [`Recorded`] per fire, in order.
-    fn record_fires(
-        &self,
-        fires: &[NewFire],
-        now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<Vec<Recorded>, StoreError>> + Send;
-
-    /// Records one fire: see [`Store::record_fires`].
-    fn record_fire(
-        &self,
-        fire: &NewFire,
-        now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<Recorded, StoreError>> + Send {
-        async move {
-            let mut done = self.record_fires(std::slice::from_ref(fire), now).await?;
-            Ok(done.pop().unwrap_or(Recorded::AlreadyRecorded))
-        }
-    }
-
-    /// Claims up to `limit` rows of `channel` that are due at `now` (pending or retrying
-    /// rows whose time has come, and sending rows whose lease has ended), earliest first,
-    /// leasing each until `now + lease`. The rows come back in scheduled order with their
-    /// attempt counted.
-    fn claim_due(
-        &self,
-        channel: &str,
-        now: DateTime<Utc>,
-        limit: u32,
-        lease: TimeDelta,
-    ) -> impl Future<Output = Result<Vec<OutboxRow>, StoreError>> + Send;
-
-    /// Claims, from each queue, the rows at its head that are due by `due_by` (`now`, or a
-    /// little later to claim ahead of the instant), in scheduled order and at most `cap` per
-    /// queue, leasing each until `now + lease`. A queue whose head is not due (waiting for a
-    /// retry, or held under another lease) gives nothing, so a queue is never delivered out
-    /// of order. Also answers when each queue's next unclaimed row is due.
-    fn claim_queues(
-        &self,
-        queues: &[Queue],
-        cap: u32,
-        now: DateTime<Utc>,
-        due_by: DateTime<Utc>,
-        lease: TimeDelta,
-    ) -> impl Future<Output = Result<Claimed, StoreError>> + Send;
-
-    /// Every queue with rows still to deliver, with when its head is due: where the
-    /// workers start after a restart.
-    fn active_queues(
-        &self,
-    ) -> impl Future<Output = Result<Vec<(Queue, DateTime<Utc>)>, StoreError>> + Send;
-
-    /// Takes back every row under a lease: on start-up, the leases are those of a process
-    /// that is gone. The interrupted attempt is not counted; the row is due again at `now`
-    /// (a first attempt claimed ahead of its instant: at that instant), or missed if it was
-    /// a first attempt now later than its grace. Answers how many.
-    fn recover(&self, now: DateTime<Utc>) -> impl Future<Output = Result<u64, StoreError>> + Send;
-
-    /// Removes the never-tried rows of `community` scheduled at or after `from`: a new
-    /// version of its playbook plans them afresh. Answers how many.
-    fn cancel_pending(
-        &self,
-        community: &str,
-        from: DateTime<Utc>,
-    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
-
-    /// Notes that a person posted the assisted message of fire `key`.
-    fn confirm(
-        &self,
-        key: &str,
-        now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<Confirmed, StoreError>> + Send;
-
-    /// To-dos delivered and not yet confirmed, oldest first.
-    fn unconfirmed(
-        &self,
-        limit: u32,
-    ) -> impl Future<Output = Result<Vec<OutboxRow>, StoreError>> + Send;
-
-    /// Settles claimed rows in one transaction. Answers, per row, whether the lease was
-    /// still the row's own: a row claimed again since (its lease ended) is left alone.
-    fn settle(
-        &self,
-        outcomes: &[(Lease, Outcome)],
-        now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<Vec<bool>, StoreError>> + Send;
-
-    /// The channel accepted the row.
-    fn mark_sent(
-        &self,
-        lease: Lease,
-        answer: &str,
-        now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
-        let outcome = Outcome::Sent {
-            answer: answer.to_string(),
-        };
-        async move { self.settle_one(lease, outcome, now).await }
-    }
-
-    /// The attempt failed and is worth retrying at `next_at`.
-    fn mark_retry(
-        &self,
-        lease: Lease,
-        next_at: DateTime<Utc>,
-        error: &str,
-        now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
-        let outcome = Outcome::Retry {
-            at: next_at,
-            error: error.to_string(),
-            parts_sent: 0,
-        };
-        async move { self.settle_one(lease, outcome, now).await }
-    }
-
-    /// The row is given up on.
-    fn mark_dead(
-        &self,
-        lease: Lease,
-        error: &str,
-        now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
-        let outcome = Outcome::Dead {
-            error: error.to_string(),
-            parts_sent: 0,
-        };
-        async move { self.settle_one(lease, outcome, now).await }
-    }
-
-    /// Hands a claimed row back untried (on shutdown).
-    fn release(
-        &self,
-        lease: Lease,
-        now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
-        async move { self.settle_one(lease, Outcome::Release, now).await }
-    }
-
-    #[doc(hidden)]
-    fn settle_one(
-        &self,
-        lease: Lease,
-        outcome: Outcome,
-        now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
-        async move {
-            let done = self.settle(&[(lease, outcome)], now).await?;
-            Ok(done.first().copied().unwrap_or(false))
-        }
-    }
-
-    /// Marks as missed every pending row (never tried) that is later than its grace at
-    /// `now`: what the engine does when it starts again after downtime. Answers how many.
-    fn mark_missed(
-        &self,
-        now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
-
-    /// Deletes finished rows (sent, missed, dead-lettered) last changed before `before`,
-    /// so the outbox of a daemon left running for months stays small. Answers how many.
-    fn prune(&self, before: DateTime<Utc>) -> impl Future<Output = Result<u64, StoreError>> + Send;
-
-    fn counts_by_state(&self) -> impl Future<Output = Result<Counts, StoreError>> + Send;
-
-    /// The next rows to go out (pending, retrying, sending), soonest first.
-    fn next_rows(
-        &self,
-        limit: u32,
-    ) -> impl Future<Output = Result<Vec<OutboxRow>, StoreError>> + Send;
-
-    /// The latest rows in one state, most recently changed first (for `status`: dead
-    /// letters, missed fires).
-    fn rows_in_state(
-        &self,
-        state: State,
-        limit: u32,
-    ) -> impl Future<Output = Result<Vec<OutboxRow>, StoreError>> + Send;
-
-    /// The row recorded under `key`, if any.
-    fn find(&self, key: &str)
-    -> impl Future<Output = Result<Option<OutboxRow>, StoreError>> + Send;
-
-    /// The last instant the engine ran `community`, if it ever did.
-    fn last_run(
-        &self,
-        community: &str,
-    ) -> impl Future<Output = Result<Option<DateTime<Utc>>, StoreError>> + Send;
-
-    /// Every mark kept, by name: what a start-up with many communities reads in one go.
-    fn last_runs(
-        &self,
-    ) -> impl Future<Output = Result<std::collections::HashMap<String, DateTime<Utc>>, StoreError>> + Send;
-
-    /// Notes that the engine ran `community` up to `at`. The mark never moves back: an
-    /// earlier instant than the one stored is ignored.
-    fn set_last_run(
-        &self,
-        community: &str,
-        at: DateTime<Utc>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        async move { self.set_last_runs(&[(community.to_string(), at)]).await }
-    }
-
-    /// [`Store::set_last_run`] for many communities, in one transaction.
-    fn set_last_runs(
-        &self,
-        marks: &[(String, DateTime<Utc>)],
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// Which of `ids` (event ids of `community`) were taken in already.
-    fn known_events(
-        &self,
-        community: &str,
-        ids: &[&str],
-    ) -> impl Future<Output = Result<std::collections::HashSet<String>, StoreError>> + Send;
-
-    /// Writes events and everything they caused in one transaction: all or nothing.
-    fn write_effects(
-        &self,
-        effects: &members::Effects,
-        now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    fn member(
-        &self,
-        community: &str,
-        id: &str,
-    ) -> impl Future<Output = Result<Option<members::MemberRow>, StoreError>> + Send;
-
-    /// Everyone a community knows, by id.
-    fn members(
-        &self,
-        community: &str,
-    ) -> impl Future<Output = Result<Vec<members::MemberRow>, StoreError>> + Send;
-
-    /// Takes member `id` off `community`'s roster and adds `record` (the ledger line that
-    /// says so) in one transaction. Their events, ledger, offences and milestones stay.
-    /// Answers false, and writes nothing, when the community has no such member.
-    fn remove_member(
-        &self,
-        community: &str,
-        id: &str,
-        record: &members::LedgerLine,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-
-    /// A member's ledger lines, oldest first.
-    fn ledger(
-        &self,
-        community: &str,
-        member: &str,
-    ) -> impl Future<Output = Result<Vec<members::LedgerLine>, StoreError>> + Send;
-
-    /// Every member's balance (members with no ledger line are left out).
-    fn balances(
-        &self,
-        community: &str,
-    ) -> impl Future<Output = Result<Vec<(String, i64)>, StoreError>> + Send;
-
-    /// A member's events in the order they were applied: replaying them rebuilds the
-    /// member's state.
-    fn events_of(
-        &self,
-        community: &str,
-        member: &str,
-    ) -> impl Future<Output = Result<Vec<crate::events::Event>, StoreError>> + Send;
-
-    fn offences(
-        &self,
-        community: &str,
-        member: &str,
-    ) -> impl Future<Output = Result<Vec<members::OffenceLine>, StoreError>> + Send;
-
-    fn milestones(
-        &self,
-        community: &str,
-        member: &str,
-    ) -> impl Future<Output = Result<Vec<members::Milestone>, StoreError>> + Send;
-
-    /// Every event of a community in the order applied: rebuilding all its members at once.
-    fn all_events(
-        &self,
-        community: &str,
-    ) -> impl Future<Output = Result<Vec<crate::events::Event>, StoreError>> + Send;
-
-    /// Every ledger line of a community, in order.
-    fn all_ledger(
-        &self,
-        community: &str,
-    ) -> impl Future<Output = Result<Vec<members::LedgerLine>, StoreError>> + Send;
-
-    /// Messages caused by events and daily jobs (not by the schedule) due at or after
-    /// `since`, as (community, channel they are for, instant): what counts against a
-    /// channel's `daily_limit` besides its planned fires.
-    fn caused_since(
-        &self,
-        since: DateTime<Utc>,
-    ) -> impl Future<Output = Result<Vec<(String, String, DateTime<Utc>)>, StoreError>> + Send;
-
-    /// The draw recorded under `id`, if any.
-    fn find_draw(
-        &self,
-        id: &str,
-    ) -> impl Future<Output = Result<Option<members::Draw>, StoreError>> + Send;
-
-    /// Records a draw; a draw with the same id is kept as it was (answers false).
-    fn save_draw(
-        &self,
-        draw: &members::Draw,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-
-    /// Whether a dry run (`drumbeat run --dry-run`) has used this store: its messages were
-    /// printed, never sent.
-    fn is_dry_run(&self) -> impl Future<Output = Result<bool, StoreError>> + Send;
-
-    /// Records that a dry run uses this store, when it is a dry run's already or holds
-    /// nothing yet. Answers false, recording nothing, for a store with a real run's state.
-    fn take_for_dry_run(&self) -> impl Future<Output = Result<bool, StoreError>> + Send;
-
-    /// Keeps the playbook text each community runs with (written on start and reload).
-    fn save_playbooks(
-        &self,
-        playbooks: &[(String, String, String)],
-        now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// The playbooks kept: (community, path, source).
-    fn playbooks(
-        &self,
-    ) -> impl Future<Output = Result<Vec<(String, String, String)>, StoreError>> + Send;
-
-    /// Finishes pending writes and closes the store.
-    fn close(&self) -> impl Future<Output = ()> + Send;
+/// A queue with rows still to deliver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveQueue {
+    pub queue: Queue,
+    /// When its head is due.
+    pub due: DateTime<Utc>,
 }
+
+/// A message an event or a daily job caused (not the schedule): it counts against its
+/// channel's `daily_limit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CausedMessage {
+    pub community: String,
+    /// The channel it is for (for a to-do, the assisted channel).
+    pub channel: String,
+    /// When it was due.
+    pub at: DateTime<Utc>,
+}
+
+/// Where the engine stopped for one mark: a community, or one of its own jobs (draws,
+/// daily jobs) under a name of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunMark {
+    pub name: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A community's playbook as kept in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptPlaybook {
+    pub community: String,
+    /// The file it was loaded from.
+    pub path: String,
+    /// Its text.
+    pub source: String,
+}
+
+/// Runs `$run` with the type `$S` set to the backend `$url` names: the one place a backend
+/// is chosen, so everything else is generic over `S: Store` and no store forwards its
+/// operations to another. A URL no backend takes (a malformed one, or `postgres://` until
+/// that store exists) goes to SQLite's, whose [`Lifecycle::open`] refuses it with the reason.
+macro_rules! with_backend {
+    ($url:expr, $S:ident => $run:expr) => {
+        match $crate::store::StoreUrl::parse($url) {
+            Ok($crate::store::StoreUrl::Sqlite { .. } | $crate::store::StoreUrl::Postgres)
+            | Err(_) => {
+                type $S = $crate::store::SqliteStore;
+                $run
+            }
+        }
+    };
+}
+pub(crate) use with_backend;
 
 /// A store URL, understood.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -727,334 +448,6 @@ impl StoreUrl {
             reason: "a store URL starts with `sqlite://` (for example sqlite://./drumbeat.db)"
                 .into(),
         })
-    }
-}
-
-/// Opens (creating if needed) the store a URL names, bringing its schema up to date.
-pub async fn open(url: &str) -> Result<AnyStore, StoreError> {
-    match StoreUrl::parse(url)? {
-        StoreUrl::Sqlite { path } => Ok(AnyStore::Sqlite(SqliteStore::open(&path).await?)),
-        StoreUrl::Postgres => Err(StoreError::NotSupported {
-            what: "PostgreSQL stores",
-        }),
-    }
-}
-
-/// Opens the store at `url` only to read it: nothing is created, migrated or written, so it
-/// works on read-only media and never changes what it reads. A store of an older schema is
-/// brought up to date first (which needs it writable); a newer one is refused.
-pub async fn open_to_read(url: &str) -> Result<AnyStore, StoreError> {
-    match StoreUrl::parse(url)? {
-        StoreUrl::Sqlite { path } => match SqliteStore::open_to_read(&path).await? {
-            Some(s) => Ok(AnyStore::Sqlite(s)),
-            None => Ok(AnyStore::Sqlite(SqliteStore::open(&path).await?)),
-        },
-        StoreUrl::Postgres => Err(StoreError::NotSupported {
-            what: "PostgreSQL stores",
-        }),
-    }
-}
-
-/// Any store [`open`] can give.
-#[derive(Debug, Clone)]
-pub enum AnyStore {
-    Sqlite(SqliteStore),
-}
-
-impl Store for AnyStore {
-    async fn record_fires(
-        &self,
-        fires: &[NewFire],
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Recorded>, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.record_fires(fires, now).await,
-        }
-    }
-
-    async fn claim_due(
-        &self,
-        channel: &str,
-        now: DateTime<Utc>,
-        limit: u32,
-        lease: TimeDelta,
-    ) -> Result<Vec<OutboxRow>, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.claim_due(channel, now, limit, lease).await,
-        }
-    }
-
-    async fn settle(
-        &self,
-        outcomes: &[(Lease, Outcome)],
-        now: DateTime<Utc>,
-    ) -> Result<Vec<bool>, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.settle(outcomes, now).await,
-        }
-    }
-
-    async fn mark_missed(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.mark_missed(now).await,
-        }
-    }
-
-    async fn prune(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.prune(before).await,
-        }
-    }
-
-    async fn counts_by_state(&self) -> Result<Counts, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.counts_by_state().await,
-        }
-    }
-
-    async fn next_rows(&self, limit: u32) -> Result<Vec<OutboxRow>, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.next_rows(limit).await,
-        }
-    }
-
-    async fn rows_in_state(&self, state: State, limit: u32) -> Result<Vec<OutboxRow>, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.rows_in_state(state, limit).await,
-        }
-    }
-
-    async fn find(&self, key: &str) -> Result<Option<OutboxRow>, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.find(key).await,
-        }
-    }
-
-    async fn last_run(&self, community: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.last_run(community).await,
-        }
-    }
-
-    async fn last_runs(
-        &self,
-    ) -> Result<std::collections::HashMap<String, DateTime<Utc>>, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.last_runs().await,
-        }
-    }
-
-    async fn set_last_runs(&self, marks: &[(String, DateTime<Utc>)]) -> Result<(), StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.set_last_runs(marks).await,
-        }
-    }
-
-    async fn claim_queues(
-        &self,
-        queues: &[Queue],
-        cap: u32,
-        now: DateTime<Utc>,
-        due_by: DateTime<Utc>,
-        lease: TimeDelta,
-    ) -> Result<Claimed, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.claim_queues(queues, cap, now, due_by, lease).await,
-        }
-    }
-
-    async fn active_queues(&self) -> Result<Vec<(Queue, DateTime<Utc>)>, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.active_queues().await,
-        }
-    }
-
-    async fn recover(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.recover(now).await,
-        }
-    }
-
-    async fn cancel_pending(
-        &self,
-        community: &str,
-        from: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.cancel_pending(community, from).await,
-        }
-    }
-
-    async fn confirm(&self, key: &str, now: DateTime<Utc>) -> Result<Confirmed, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.confirm(key, now).await,
-        }
-    }
-
-    async fn unconfirmed(&self, limit: u32) -> Result<Vec<OutboxRow>, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.unconfirmed(limit).await,
-        }
-    }
-
-    async fn known_events(
-        &self,
-        community: &str,
-        ids: &[&str],
-    ) -> Result<std::collections::HashSet<String>, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.known_events(community, ids).await,
-        }
-    }
-
-    async fn write_effects(
-        &self,
-        effects: &members::Effects,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.write_effects(effects, now).await,
-        }
-    }
-
-    async fn member(
-        &self,
-        community: &str,
-        id: &str,
-    ) -> Result<Option<members::MemberRow>, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.member(community, id).await,
-        }
-    }
-
-    async fn members(&self, community: &str) -> Result<Vec<members::MemberRow>, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.members(community).await,
-        }
-    }
-
-    async fn remove_member(
-        &self,
-        community: &str,
-        id: &str,
-        record: &members::LedgerLine,
-    ) -> Result<bool, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.remove_member(community, id, record).await,
-        }
-    }
-
-    async fn ledger(
-        &self,
-        community: &str,
-        member: &str,
-    ) -> Result<Vec<members::LedgerLine>, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.ledger(community, member).await,
-        }
-    }
-
-    async fn balances(&self, community: &str) -> Result<Vec<(String, i64)>, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.balances(community).await,
-        }
-    }
-
-    async fn events_of(
-        &self,
-        community: &str,
-        member: &str,
-    ) -> Result<Vec<crate::events::Event>, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.events_of(community, member).await,
-        }
-    }
-
-    async fn offences(
-        &self,
-        community: &str,
-        member: &str,
-    ) -> Result<Vec<members::OffenceLine>, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.offences(community, member).await,
-        }
-    }
-
-    async fn milestones(
-        &self,
-        community: &str,
-        member: &str,
-    ) -> Result<Vec<members::Milestone>, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.milestones(community, member).await,
-        }
-    }
-
-    async fn all_events(&self, community: &str) -> Result<Vec<crate::events::Event>, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.all_events(community).await,
-        }
-    }
-
-    async fn all_ledger(&self, community: &str) -> Result<Vec<members::LedgerLine>, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.all_ledger(community).await,
-        }
-    }
-
-    async fn caused_since(
-        &self,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<(String, String, DateTime<Utc>)>, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.caused_since(since).await,
-        }
-    }
-
-    async fn find_draw(&self, id: &str) -> Result<Option<members::Draw>, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.find_draw(id).await,
-        }
-    }
-
-    async fn save_draw(&self, draw: &members::Draw) -> Result<bool, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.save_draw(draw).await,
-        }
-    }
-
-    async fn is_dry_run(&self) -> Result<bool, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.is_dry_run().await,
-        }
-    }
-
-    async fn take_for_dry_run(&self) -> Result<bool, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.take_for_dry_run().await,
-        }
-    }
-
-    async fn save_playbooks(
-        &self,
-        playbooks: &[(String, String, String)],
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.save_playbooks(playbooks, now).await,
-        }
-    }
-
-    async fn playbooks(&self) -> Result<Vec<(String, String, String)>, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.playbooks().await,
-        }
-    }
-
-    async fn close(&self) {
-        match self {
-            AnyStore::Sqlite(s) => s.close().await,
-        }
     }
 }
 

@@ -7,12 +7,11 @@
 //! `synchronous = FULL`: a commit reaches the disk before it returns, so a fire recorded
 //! or settled survives a power cut, not only a crash of the process.
 
-use super::members::{Effects, LedgerLine, MemberRow, Milestone, OffenceLine};
 use super::{
-    Claimed, Confirmed, Counts, Lease, NewFire, OutboxRow, Outcome, Queue, Recorded, State, Store,
-    StoreError,
+    ActiveQueue, CausedMessage, Claimed, Confirmed, Counts, Lease, Lifecycle, NewFire, Outbox,
+    OutboxRow, OutboxStatus, Outcome, Queue, Recorded, RunMark, RunMarks, State, StoreError,
+    StoreInfo, StoreUrl, Todos,
 };
-use crate::events::Event;
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
@@ -84,7 +83,7 @@ impl SqliteStore {
 
     /// Opens the store at `path`, creating the file if it does not exist, and brings its
     /// schema up to date. Refuses a store written by a newer drumbeat.
-    pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+    pub async fn open_file(path: &Path) -> Result<SqliteStore, StoreError> {
         let options = SqliteConnectOptions::new()
             .filename(path)
             .synchronous(SqliteSynchronous::Full)
@@ -112,8 +111,9 @@ impl SqliteStore {
     /// Opens the store at `path` read-only: nothing is created or written (writes through
     /// it fail). On media that cannot be written at all, where SQLite cannot set up its
     /// shared memory for the write-ahead log, the file is read as immutable. Answers `None`
-    /// for a store of an older schema, which must be migrated (opened with [`open`]) first.
-    pub async fn open_to_read(path: &Path) -> Result<Option<SqliteStore>, StoreError> {
+    /// for a store of an older schema, which must be migrated (opened with
+    /// [`SqliteStore::open_file`]) first.
+    pub async fn open_file_to_read(path: &Path) -> Result<Option<SqliteStore>, StoreError> {
         let doing = "opening the store to read it";
         let options = SqliteConnectOptions::new()
             .filename(path)
@@ -171,13 +171,34 @@ impl SqliteStore {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
 
-    /// The schema version recorded in the file.
-    pub async fn schema_version(&self) -> Result<i64, StoreError> {
-        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_version")
-            .fetch_one(&self.reader)
-            .await
-            .map_err(StoreError::db("reading the schema version"))
+impl Lifecycle for SqliteStore {
+    async fn open(url: &str) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_file(&sqlite_path(url)?).await
+    }
+
+    async fn open_to_read(url: &str) -> Result<SqliteStore, StoreError> {
+        let path = sqlite_path(url)?;
+        match SqliteStore::open_file_to_read(&path).await? {
+            Some(s) => Ok(s),
+            None => SqliteStore::open_file(&path).await,
+        }
+    }
+
+    async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+}
+
+/// The file a `sqlite://` URL names; any other URL is refused with the reason.
+fn sqlite_path(url: &str) -> Result<PathBuf, StoreError> {
+    match StoreUrl::parse(url)? {
+        StoreUrl::Sqlite { path } => Ok(path),
+        StoreUrl::Postgres => Err(StoreError::NotSupported {
+            what: "PostgreSQL stores",
+        }),
     }
 }
 
@@ -425,7 +446,7 @@ async fn insert_fires(
     Ok(created)
 }
 
-impl Store for SqliteStore {
+impl Outbox for SqliteStore {
     async fn record_fires(
         &self,
         fires: &[NewFire],
@@ -489,236 +510,6 @@ impl Store for SqliteStore {
         let mut rows = read_rows(&rows, doing)?;
         rows.sort_by_key(|r| (r.scheduled_at, r.id));
         Ok(rows)
-    }
-
-    async fn settle(
-        &self,
-        outcomes: &[(Lease, Outcome)],
-        now: DateTime<Utc>,
-    ) -> Result<Vec<bool>, StoreError> {
-        let doing = "settling deliveries";
-        if outcomes.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut tx = self
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(StoreError::db(doing))?;
-        let mut done = Vec::with_capacity(outcomes.len());
-        // Every update applies only while the row is still sending under this lease.
-        let mut i = 0;
-        while i < outcomes.len() {
-            // Runs of sends, the common case, go many to a statement.
-            let run = outcomes[i..]
-                .iter()
-                .take_while(|(_, o)| matches!(o, Outcome::Sent { .. }))
-                .take(SETTLE_CHUNK)
-                .count();
-            if run > 1 {
-                done.extend(settle_sent(&mut tx, &outcomes[i..i + run], now).await?);
-                i += run;
-                continue;
-            }
-            let (lease, outcome) = &outcomes[i];
-            i += 1;
-            let query = match outcome {
-                Outcome::Sent { answer } => sqlx::query(
-                    "UPDATE outbox SET state = 'sent', answer = ?4, sent_at = ?3, updated_at = ?3 \
-                     WHERE id = ?1 AND lease_token = ?2 AND state = 'sending'",
-                )
-                .bind(lease.id)
-                .bind(lease.token)
-                .bind(millis(now))
-                .bind(answer),
-                Outcome::Retry {
-                    at,
-                    error,
-                    parts_sent,
-                } => sqlx::query(
-                    "UPDATE outbox SET state = 'retrying', next_attempt_at = ?4, \
-                     last_error = ?5, parts_sent = MAX(parts_sent, ?6), updated_at = ?3 \
-                     WHERE id = ?1 AND lease_token = ?2 AND state = 'sending'",
-                )
-                .bind(lease.id)
-                .bind(lease.token)
-                .bind(millis(now))
-                .bind(millis(*at))
-                .bind(error)
-                .bind(i64::from(*parts_sent)),
-                Outcome::Dead { error, parts_sent } => sqlx::query(
-                    "UPDATE outbox SET state = 'dead_lettered', last_error = ?4, \
-                     parts_sent = MAX(parts_sent, ?5), updated_at = ?3 \
-                     WHERE id = ?1 AND lease_token = ?2 AND state = 'sending'",
-                )
-                .bind(lease.id)
-                .bind(lease.token)
-                .bind(millis(now))
-                .bind(error)
-                .bind(i64::from(*parts_sent)),
-                // Untried: the attempt is taken back; a row never tried is pending again
-                // at its scheduled instant (so grace still applies to it).
-                Outcome::Release => sqlx::query(
-                    "UPDATE outbox SET attempts = attempts - 1, \
-                     state = CASE WHEN attempts <= 1 THEN 'pending' ELSE 'retrying' END, \
-                     next_attempt_at = CASE WHEN attempts <= 1 THEN scheduled_at ELSE ?3 END, \
-                     updated_at = ?3 \
-                     WHERE id = ?1 AND lease_token = ?2 AND state = 'sending'",
-                )
-                .bind(lease.id)
-                .bind(lease.token)
-                .bind(millis(now)),
-                Outcome::Missed => sqlx::query(
-                    "UPDATE outbox SET state = 'missed', updated_at = ?3 \
-                     WHERE id = ?1 AND lease_token = ?2 AND state = 'sending'",
-                )
-                .bind(lease.id)
-                .bind(lease.token)
-                .bind(millis(now)),
-            };
-            let result = query
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::db(doing))?;
-            done.push(result.rows_affected() == 1);
-        }
-        tx.commit().await.map_err(StoreError::db(doing))?;
-        Ok(done)
-    }
-
-    async fn mark_missed(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        let result = sqlx::query(
-            "UPDATE outbox SET state = 'missed', updated_at = ?1 \
-             WHERE state = 'pending' AND ?1 - scheduled_at > grace_ms",
-        )
-        .bind(millis(now))
-        .execute(&self.writer)
-        .await
-        .map_err(StoreError::db("marking missed fires"))?;
-        Ok(result.rows_affected())
-    }
-
-    async fn prune(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        let result = sqlx::query(
-            "DELETE FROM outbox WHERE state IN ('sent', 'missed', 'dead_lettered') \
-             AND updated_at < ?1",
-        )
-        .bind(millis(before))
-        .execute(&self.writer)
-        .await
-        .map_err(StoreError::db("pruning old rows"))?;
-        Ok(result.rows_affected())
-    }
-
-    async fn counts_by_state(&self) -> Result<Counts, StoreError> {
-        let doing = "counting rows";
-        let rows: Vec<(String, i64)> =
-            sqlx::query_as("SELECT state, COUNT(*) FROM outbox GROUP BY state")
-                .fetch_all(&self.reader)
-                .await
-                .map_err(StoreError::db(doing))?;
-        let mut counts = Counts::default();
-        for (state, n) in rows {
-            let state = State::parse(&state).ok_or_else(|| StoreError::Database {
-                doing,
-                source: sqlx::Error::Decode(format!("unknown outbox state `{state}`").into()),
-            })?;
-            *counts.slot(state) = u64::try_from(n).unwrap_or(0);
-        }
-        Ok(counts)
-    }
-
-    async fn next_rows(&self, limit: u32) -> Result<Vec<OutboxRow>, StoreError> {
-        let doing = "listing the next fires";
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            row_columns!(),
-            " FROM outbox WHERE state IN ('pending', 'retrying', 'sending') \
-             ORDER BY next_attempt_at, id LIMIT ?1"
-        ))
-        .bind(i64::from(limit))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(StoreError::db(doing))?;
-        read_rows(&rows, doing)
-    }
-
-    async fn rows_in_state(&self, state: State, limit: u32) -> Result<Vec<OutboxRow>, StoreError> {
-        let doing = "listing rows";
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            row_columns!(),
-            " FROM outbox WHERE state = ?1 ORDER BY updated_at DESC, id DESC LIMIT ?2"
-        ))
-        .bind(state.as_str())
-        .bind(i64::from(limit))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(StoreError::db(doing))?;
-        read_rows(&rows, doing)
-    }
-
-    async fn find(&self, key: &str) -> Result<Option<OutboxRow>, StoreError> {
-        let doing = "looking up a fire";
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            row_columns!(),
-            " FROM outbox WHERE fire_key = ?1"
-        ))
-        .bind(key)
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(StoreError::db(doing))?;
-        row.as_ref()
-            .map(read_row)
-            .transpose()
-            .map_err(StoreError::db(doing))
-    }
-
-    async fn last_run(&self, community: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let doing = "reading the last run";
-        let at: Option<i64> = sqlx::query_scalar("SELECT at FROM last_runs WHERE community = ?1")
-            .bind(community)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(StoreError::db(doing))?;
-        at.map(instant).transpose().map_err(StoreError::db(doing))
-    }
-
-    async fn last_runs(&self) -> Result<HashMap<String, DateTime<Utc>>, StoreError> {
-        let doing = "reading the last runs";
-        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT community, at FROM last_runs")
-            .fetch_all(&self.reader)
-            .await
-            .map_err(StoreError::db(doing))?;
-        rows.into_iter()
-            .map(|(c, at)| Ok((c, instant(at).map_err(StoreError::db(doing))?)))
-            .collect()
-    }
-
-    async fn set_last_runs(&self, marks: &[(String, DateTime<Utc>)]) -> Result<(), StoreError> {
-        let doing = "noting the last run";
-        if marks.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(StoreError::db(doing))?;
-        for chunk in marks.chunks(RECORD_CHUNK * 4) {
-            let mut insert = QueryBuilder::<Sqlite>::new("INSERT INTO last_runs (community, at) ");
-            insert.push_values(chunk, |mut row, (community, at)| {
-                row.push_bind(community.clone()).push_bind(millis(*at));
-            });
-            insert.push(" ON CONFLICT (community) DO UPDATE SET at = MAX(at, excluded.at)");
-            insert
-                .build()
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::db(doing))?;
-        }
-        tx.commit().await.map_err(StoreError::db(doing))
     }
 
     async fn claim_queues(
@@ -824,7 +615,7 @@ impl Store for SqliteStore {
         Ok(Claimed { rows, next_due })
     }
 
-    async fn active_queues(&self) -> Result<Vec<(Queue, DateTime<Utc>)>, StoreError> {
+    async fn active_queues(&self) -> Result<Vec<ActiveQueue>, StoreError> {
         let doing = "listing queues";
         let rows: Vec<(String, String, i64)> = sqlx::query_as(
             "SELECT community, channel, MIN(next_attempt_at) FROM outbox \
@@ -835,12 +626,107 @@ impl Store for SqliteStore {
         .map_err(StoreError::db(doing))?;
         rows.into_iter()
             .map(|(community, channel, due)| {
-                Ok((
-                    Queue { community, channel },
-                    instant(due).map_err(StoreError::db(doing))?,
-                ))
+                Ok(ActiveQueue {
+                    queue: Queue { community, channel },
+                    due: instant(due).map_err(StoreError::db(doing))?,
+                })
             })
             .collect()
+    }
+
+    async fn settle(
+        &self,
+        outcomes: &[(Lease, Outcome)],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<bool>, StoreError> {
+        let doing = "settling deliveries";
+        if outcomes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::db(doing))?;
+        let mut done = Vec::with_capacity(outcomes.len());
+        // Every update applies only while the row is still sending under this lease.
+        let mut i = 0;
+        while i < outcomes.len() {
+            // Runs of sends, the common case, go many to a statement.
+            let run = outcomes[i..]
+                .iter()
+                .take_while(|(_, o)| matches!(o, Outcome::Sent { .. }))
+                .take(SETTLE_CHUNK)
+                .count();
+            if run > 1 {
+                done.extend(settle_sent(&mut tx, &outcomes[i..i + run], now).await?);
+                i += run;
+                continue;
+            }
+            let (lease, outcome) = &outcomes[i];
+            i += 1;
+            let query = match outcome {
+                Outcome::Sent { answer } => sqlx::query(
+                    "UPDATE outbox SET state = 'sent', answer = ?4, sent_at = ?3, updated_at = ?3 \
+                     WHERE id = ?1 AND lease_token = ?2 AND state = 'sending'",
+                )
+                .bind(lease.id)
+                .bind(lease.token)
+                .bind(millis(now))
+                .bind(answer),
+                Outcome::Retry {
+                    at,
+                    error,
+                    parts_sent,
+                } => sqlx::query(
+                    "UPDATE outbox SET state = 'retrying', next_attempt_at = ?4, \
+                     last_error = ?5, parts_sent = MAX(parts_sent, ?6), updated_at = ?3 \
+                     WHERE id = ?1 AND lease_token = ?2 AND state = 'sending'",
+                )
+                .bind(lease.id)
+                .bind(lease.token)
+                .bind(millis(now))
+                .bind(millis(*at))
+                .bind(error)
+                .bind(i64::from(*parts_sent)),
+                Outcome::Dead { error, parts_sent } => sqlx::query(
+                    "UPDATE outbox SET state = 'dead_lettered', last_error = ?4, \
+                     parts_sent = MAX(parts_sent, ?5), updated_at = ?3 \
+                     WHERE id = ?1 AND lease_token = ?2 AND state = 'sending'",
+                )
+                .bind(lease.id)
+                .bind(lease.token)
+                .bind(millis(now))
+                .bind(error)
+                .bind(i64::from(*parts_sent)),
+                // Untried: the attempt is taken back; a row never tried is pending again
+                // at its scheduled instant (so grace still applies to it).
+                Outcome::Release => sqlx::query(
+                    "UPDATE outbox SET attempts = attempts - 1, \
+                     state = CASE WHEN attempts <= 1 THEN 'pending' ELSE 'retrying' END, \
+                     next_attempt_at = CASE WHEN attempts <= 1 THEN scheduled_at ELSE ?3 END, \
+                     updated_at = ?3 \
+                     WHERE id = ?1 AND lease_token = ?2 AND state = 'sending'",
+                )
+                .bind(lease.id)
+                .bind(lease.token)
+                .bind(millis(now)),
+                Outcome::Missed => sqlx::query(
+                    "UPDATE outbox SET state = 'missed', updated_at = ?3 \
+                     WHERE id = ?1 AND lease_token = ?2 AND state = 'sending'",
+                )
+                .bind(lease.id)
+                .bind(lease.token)
+                .bind(millis(now)),
+            };
+            let result = query
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(doing))?;
+            done.push(result.rows_affected() == 1);
+        }
+        tx.commit().await.map_err(StoreError::db(doing))?;
+        Ok(done)
     }
 
     async fn recover(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
@@ -863,6 +749,18 @@ impl Store for SqliteStore {
         Ok(result.rows_affected())
     }
 
+    async fn mark_missed(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let result = sqlx::query(
+            "UPDATE outbox SET state = 'missed', updated_at = ?1 \
+             WHERE state = 'pending' AND ?1 - scheduled_at > grace_ms",
+        )
+        .bind(millis(now))
+        .execute(&self.writer)
+        .await
+        .map_err(StoreError::db("marking missed fires"))?;
+        Ok(result.rows_affected())
+    }
+
     async fn cancel_pending(
         &self,
         community: &str,
@@ -880,6 +778,109 @@ impl Store for SqliteStore {
         Ok(result.rows_affected())
     }
 
+    async fn prune(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let result = sqlx::query(
+            "DELETE FROM outbox WHERE state IN ('sent', 'missed', 'dead_lettered') \
+             AND updated_at < ?1",
+        )
+        .bind(millis(before))
+        .execute(&self.writer)
+        .await
+        .map_err(StoreError::db("pruning old rows"))?;
+        Ok(result.rows_affected())
+    }
+
+    async fn caused_since(&self, since: DateTime<Utc>) -> Result<Vec<CausedMessage>, StoreError> {
+        let doing = "counting caused messages";
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT community, COALESCE(assist_for, channel), scheduled_at FROM outbox \
+             WHERE (source LIKE 'event/%' OR source LIKE 'daily/%') AND scheduled_at >= ?1 \
+             AND state <> 'dead_lettered'",
+        )
+        .bind(millis(since))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(StoreError::db(doing))?;
+        rows.into_iter()
+            .map(|(community, channel, at)| {
+                Ok(CausedMessage {
+                    community,
+                    channel,
+                    at: instant(at).map_err(StoreError::db(doing))?,
+                })
+            })
+            .collect()
+    }
+}
+
+impl OutboxStatus for SqliteStore {
+    async fn counts_by_state(&self) -> Result<Counts, StoreError> {
+        let doing = "counting rows";
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT state, COUNT(*) FROM outbox GROUP BY state")
+                .fetch_all(&self.reader)
+                .await
+                .map_err(StoreError::db(doing))?;
+        let mut counts = Counts::default();
+        for (state, n) in rows {
+            let state = State::parse(&state).ok_or_else(|| StoreError::Database {
+                doing,
+                source: sqlx::Error::Decode(format!("unknown outbox state `{state}`").into()),
+            })?;
+            *counts.slot(state) = u64::try_from(n).unwrap_or(0);
+        }
+        Ok(counts)
+    }
+
+    async fn next_rows(&self, limit: u32) -> Result<Vec<OutboxRow>, StoreError> {
+        let doing = "listing the next fires";
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            row_columns!(),
+            " FROM outbox WHERE state IN ('pending', 'retrying', 'sending') \
+             ORDER BY next_attempt_at, id LIMIT ?1"
+        ))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(StoreError::db(doing))?;
+        read_rows(&rows, doing)
+    }
+
+    async fn rows_in_state(&self, state: State, limit: u32) -> Result<Vec<OutboxRow>, StoreError> {
+        let doing = "listing rows";
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            row_columns!(),
+            " FROM outbox WHERE state = ?1 ORDER BY updated_at DESC, id DESC LIMIT ?2"
+        ))
+        .bind(state.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(StoreError::db(doing))?;
+        read_rows(&rows, doing)
+    }
+
+    async fn find(&self, key: &str) -> Result<Option<OutboxRow>, StoreError> {
+        let doing = "looking up a fire";
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            row_columns!(),
+            " FROM outbox WHERE fire_key = ?1"
+        ))
+        .bind(key)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(StoreError::db(doing))?;
+        row.as_ref()
+            .map(read_row)
+            .transpose()
+            .map_err(StoreError::db(doing))
+    }
+}
+
+impl Todos for SqliteStore {
     async fn confirm(&self, key: &str, now: DateTime<Utc>) -> Result<Confirmed, StoreError> {
         let doing = "confirming an assisted post";
         let mut tx = self
@@ -927,109 +928,62 @@ impl Store for SqliteStore {
         .map_err(StoreError::db(doing))?;
         read_rows(&rows, doing)
     }
+}
 
-    async fn known_events(
-        &self,
-        community: &str,
-        ids: &[&str],
-    ) -> Result<HashSet<String>, StoreError> {
-        self.known_events_impl(community, ids).await
+impl RunMarks for SqliteStore {
+    async fn last_run(&self, community: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let doing = "reading the last run";
+        let at: Option<i64> = sqlx::query_scalar("SELECT at FROM last_runs WHERE community = ?1")
+            .bind(community)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(StoreError::db(doing))?;
+        at.map(instant).transpose().map_err(StoreError::db(doing))
     }
 
-    async fn write_effects(&self, effects: &Effects, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.write_effects_impl(effects, now).await
-    }
-
-    async fn member(&self, community: &str, id: &str) -> Result<Option<MemberRow>, StoreError> {
-        self.member_impl(community, id).await
-    }
-
-    async fn members(&self, community: &str) -> Result<Vec<MemberRow>, StoreError> {
-        self.members_impl(community).await
-    }
-
-    async fn remove_member(
-        &self,
-        community: &str,
-        id: &str,
-        record: &LedgerLine,
-    ) -> Result<bool, StoreError> {
-        self.remove_member_impl(community, id, record).await
-    }
-
-    async fn ledger(&self, community: &str, member: &str) -> Result<Vec<LedgerLine>, StoreError> {
-        self.ledger_impl(community, Some(member)).await
-    }
-
-    async fn balances(&self, community: &str) -> Result<Vec<(String, i64)>, StoreError> {
-        self.balances_impl(community).await
-    }
-
-    async fn events_of(&self, community: &str, member: &str) -> Result<Vec<Event>, StoreError> {
-        self.events_of_impl(community, Some(member)).await
-    }
-
-    async fn offences(
-        &self,
-        community: &str,
-        member: &str,
-    ) -> Result<Vec<OffenceLine>, StoreError> {
-        self.offences_impl(community, member).await
-    }
-
-    async fn milestones(
-        &self,
-        community: &str,
-        member: &str,
-    ) -> Result<Vec<Milestone>, StoreError> {
-        self.milestones_impl(community, member).await
-    }
-
-    async fn all_events(&self, community: &str) -> Result<Vec<Event>, StoreError> {
-        self.events_of_impl(community, None).await
-    }
-
-    async fn all_ledger(&self, community: &str) -> Result<Vec<LedgerLine>, StoreError> {
-        self.ledger_impl(community, None).await
-    }
-
-    async fn caused_since(
-        &self,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<(String, String, DateTime<Utc>)>, StoreError> {
-        let doing = "counting caused messages";
-        let rows: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT community, COALESCE(assist_for, channel), scheduled_at FROM outbox \
-             WHERE (source LIKE 'event/%' OR source LIKE 'daily/%') AND scheduled_at >= ?1 \
-             AND state <> 'dead_lettered'",
-        )
-        .bind(millis(since))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(StoreError::db(doing))?;
+    async fn last_runs(&self) -> Result<HashMap<String, DateTime<Utc>>, StoreError> {
+        let doing = "reading the last runs";
+        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT community, at FROM last_runs")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(StoreError::db(doing))?;
         rows.into_iter()
-            .map(|(c, ch, at)| Ok((c, ch, instant(at).map_err(StoreError::db(doing))?)))
+            .map(|(c, at)| Ok((c, instant(at).map_err(StoreError::db(doing))?)))
             .collect()
     }
 
-    async fn find_draw(&self, id: &str) -> Result<Option<super::members::Draw>, StoreError> {
-        self.find_draw_impl(id).await
+    async fn set_last_runs(&self, marks: &[RunMark]) -> Result<(), StoreError> {
+        let doing = "noting the last run";
+        if marks.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::db(doing))?;
+        for chunk in marks.chunks(RECORD_CHUNK * 4) {
+            let mut insert = QueryBuilder::<Sqlite>::new("INSERT INTO last_runs (community, at) ");
+            insert.push_values(chunk, |mut row, mark| {
+                row.push_bind(mark.name.clone()).push_bind(millis(mark.at));
+            });
+            insert.push(" ON CONFLICT (community) DO UPDATE SET at = MAX(at, excluded.at)");
+            insert
+                .build()
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(doing))?;
+        }
+        tx.commit().await.map_err(StoreError::db(doing))
     }
+}
 
-    async fn save_draw(&self, draw: &super::members::Draw) -> Result<bool, StoreError> {
-        self.save_draw_impl(draw).await
-    }
-
-    async fn save_playbooks(
-        &self,
-        playbooks: &[(String, String, String)],
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.save_playbooks_impl(playbooks, now).await
-    }
-
-    async fn playbooks(&self) -> Result<Vec<(String, String, String)>, StoreError> {
-        self.playbooks_impl().await
+impl StoreInfo for SqliteStore {
+    async fn schema_version(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(StoreError::db("reading the schema version"))
     }
 
     async fn is_dry_run(&self) -> Result<bool, StoreError> {
@@ -1068,10 +1022,5 @@ impl Store for SqliteStore {
             .map_err(StoreError::db(doing))?;
         tx.commit().await.map_err(StoreError::db(doing))?;
         Ok(true)
-    }
-
-    async fn close(&self) {
-        self.reader.close().await;
-        self.writer.close().await;
     }
 }

@@ -2,11 +2,13 @@
 
 use super::{SqliteStore, insert_fires, instant, millis};
 use crate::events::{Event, Kind};
-use crate::store::StoreError;
-use crate::store::members::{Draw, Effects, LedgerLine, MemberRow, Milestone, OffenceLine, Status};
+use crate::store::members::{
+    Balance, Draw, Effects, LedgerLine, MemberRow, Milestone, OffenceLine, Status,
+};
+use crate::store::{Draws, EventLog, KeptPlaybook, Ledger, Members, PlaybookArchive, StoreError};
 use chrono::{DateTime, FixedOffset, Utc};
 use sqlx::query_builder::Separated;
-use sqlx::sqlite::SqliteRow;
+use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{QueryBuilder, Row, Sqlite};
 use std::collections::HashSet;
 
@@ -64,9 +66,9 @@ async fn insert_all<T>(
     Ok(())
 }
 
-impl SqliteStore {
+impl EventLog for SqliteStore {
     /// Which of `ids` the community has taken in already.
-    pub(crate) async fn known_events_impl(
+    async fn known_events(
         &self,
         community: &str,
         ids: &[&str],
@@ -90,11 +92,7 @@ impl SqliteStore {
     }
 
     /// Writes events and everything they caused in one transaction.
-    pub(crate) async fn write_effects_impl(
-        &self,
-        effects: &Effects,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    async fn write_effects(&self, effects: &Effects, now: DateTime<Utc>) -> Result<(), StoreError> {
         let doing = "applying events";
         if effects.is_empty() {
             return Ok(());
@@ -190,11 +188,17 @@ impl SqliteStore {
         tx.commit().await.map_err(StoreError::db(doing))
     }
 
-    pub(crate) async fn member_impl(
-        &self,
-        community: &str,
-        id: &str,
-    ) -> Result<Option<MemberRow>, StoreError> {
+    async fn events_of(&self, community: &str, member: &str) -> Result<Vec<Event>, StoreError> {
+        read_events(&self.reader, community, Some(member)).await
+    }
+
+    async fn all_events(&self, community: &str) -> Result<Vec<Event>, StoreError> {
+        read_events(&self.reader, community, None).await
+    }
+}
+
+impl Members for SqliteStore {
+    async fn member(&self, community: &str, id: &str) -> Result<Option<MemberRow>, StoreError> {
         let doing = "reading a member";
         let row = sqlx::query(concat!(
             "SELECT ",
@@ -212,7 +216,7 @@ impl SqliteStore {
             .map_err(StoreError::db(doing))
     }
 
-    pub(crate) async fn members_impl(&self, community: &str) -> Result<Vec<MemberRow>, StoreError> {
+    async fn members(&self, community: &str) -> Result<Vec<MemberRow>, StoreError> {
         let doing = "listing members";
         let rows = sqlx::query(concat!(
             "SELECT ",
@@ -230,7 +234,7 @@ impl SqliteStore {
     }
 
     /// Deletes the member's row and adds the ledger line that records it, together.
-    pub(crate) async fn remove_member_impl(
+    async fn remove_member(
         &self,
         community: &str,
         id: &str,
@@ -270,106 +274,7 @@ impl SqliteStore {
         Ok(true)
     }
 
-    /// A member's ledger, or with `None` the whole community's, in order.
-    pub(crate) async fn ledger_impl(
-        &self,
-        community: &str,
-        member: Option<&str>,
-    ) -> Result<Vec<LedgerLine>, StoreError> {
-        let doing = "reading the ledger";
-        let query = match member {
-            Some(_) => sqlx::query(
-                "SELECT community, member, at, points, reason, detail, event FROM ledger \
-                 WHERE community = ?1 AND member = ?2 ORDER BY seq",
-            ),
-            None => sqlx::query(
-                "SELECT community, member, at, points, reason, detail, event FROM ledger \
-                 WHERE community = ?1 AND ?2 IS NULL ORDER BY seq",
-            ),
-        };
-        let rows = query
-            .bind(community)
-            .bind(member)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(StoreError::db(doing))?;
-        rows.iter()
-            .map(|r| {
-                Ok(LedgerLine {
-                    community: r.try_get("community")?,
-                    member: r.try_get("member")?,
-                    at: instant(r.try_get("at")?)?,
-                    points: r.try_get("points")?,
-                    reason: r.try_get("reason")?,
-                    detail: r.try_get("detail")?,
-                    event: r.try_get("event")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::db(doing))
-    }
-
-    pub(crate) async fn balances_impl(
-        &self,
-        community: &str,
-    ) -> Result<Vec<(String, i64)>, StoreError> {
-        sqlx::query_as(
-            "SELECT member, SUM(points) FROM ledger WHERE community = ?1 GROUP BY member",
-        )
-        .bind(community)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(StoreError::db("summing balances"))
-    }
-
-    /// A member's events, or with `None` the whole community's, in the order applied.
-    pub(crate) async fn events_of_impl(
-        &self,
-        community: &str,
-        member: Option<&str>,
-    ) -> Result<Vec<Event>, StoreError> {
-        let doing = "reading events";
-        let query = match member {
-            Some(_) => sqlx::query(
-                "SELECT id, type, member, at, offset_s, data FROM events \
-                 WHERE community = ?1 AND member = ?2 ORDER BY seq",
-            ),
-            None => sqlx::query(
-                "SELECT id, type, member, at, offset_s, data FROM events \
-                 WHERE community = ?1 AND ?2 IS NULL ORDER BY seq",
-            ),
-        };
-        let rows = query
-            .bind(community)
-            .bind(member)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(StoreError::db(doing))?;
-        rows.iter()
-            .map(|r| {
-                let at = instant(r.try_get("at")?)?;
-                let offset: i64 = r.try_get("offset_s")?;
-                let offset = FixedOffset::east_opt(offset as i32)
-                    .unwrap_or_else(|| FixedOffset::east_opt(0).expect("UTC"));
-                let data: String = r.try_get("data")?;
-                let data = match serde_json::from_str(&data) {
-                    Ok(serde_json::Value::Object(m)) => m,
-                    _ => Default::default(),
-                };
-                Ok(Event {
-                    id: r.try_get("id")?,
-                    kind: Kind::parse(&r.try_get::<String, _>("type")?),
-                    community: community.to_string(),
-                    member: r.try_get("member")?,
-                    at: at.with_timezone(&offset),
-                    data,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::db(doing))
-    }
-
-    pub(crate) async fn offences_impl(
+    async fn offences(
         &self,
         community: &str,
         member: &str,
@@ -401,7 +306,7 @@ impl SqliteStore {
             .map_err(StoreError::db(doing))
     }
 
-    pub(crate) async fn milestones_impl(
+    async fn milestones(
         &self,
         community: &str,
         member: &str,
@@ -428,42 +333,34 @@ impl SqliteStore {
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::db(doing))
     }
+}
 
-    pub(crate) async fn save_playbooks_impl(
-        &self,
-        playbooks: &[(String, String, String)],
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let doing = "keeping the playbooks";
-        let mut tx = self
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(StoreError::db(doing))?;
-        for (community, path, source) in playbooks {
-            sqlx::query(
-                "INSERT OR REPLACE INTO playbooks (community, path, source, loaded_at) \
-                 VALUES (?1, ?2, ?3, ?4)",
-            )
-            .bind(community)
-            .bind(path)
-            .bind(source)
-            .bind(millis(now))
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::db(doing))?;
-        }
-        tx.commit().await.map_err(StoreError::db(doing))
+impl Ledger for SqliteStore {
+    async fn ledger(&self, community: &str, member: &str) -> Result<Vec<LedgerLine>, StoreError> {
+        read_ledger(&self.reader, community, Some(member)).await
     }
 
-    pub(crate) async fn playbooks_impl(&self) -> Result<Vec<(String, String, String)>, StoreError> {
-        sqlx::query_as("SELECT community, path, source FROM playbooks ORDER BY community")
-            .fetch_all(&self.reader)
-            .await
-            .map_err(StoreError::db("reading the playbooks"))
+    async fn all_ledger(&self, community: &str) -> Result<Vec<LedgerLine>, StoreError> {
+        read_ledger(&self.reader, community, None).await
     }
 
-    pub(crate) async fn find_draw_impl(&self, id: &str) -> Result<Option<Draw>, StoreError> {
+    async fn balances(&self, community: &str) -> Result<Vec<Balance>, StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT member, SUM(points) FROM ledger WHERE community = ?1 GROUP BY member",
+        )
+        .bind(community)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(StoreError::db("summing balances"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(member, points)| Balance { member, points })
+            .collect())
+    }
+}
+
+impl Draws for SqliteStore {
+    async fn find_draw(&self, id: &str) -> Result<Option<Draw>, StoreError> {
         let doing = "reading a draw";
         let row = sqlx::query(
             "SELECT id, community, lottery, at, seed, wanted, eligible, winners FROM draws \
@@ -494,7 +391,7 @@ impl SqliteStore {
         read().map(Some).map_err(StoreError::db(doing))
     }
 
-    pub(crate) async fn save_draw_impl(&self, d: &Draw) -> Result<bool, StoreError> {
+    async fn save_draw(&self, d: &Draw) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "INSERT INTO draws (id, community, lottery, at, seed, wanted, eligible, winners) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO NOTHING",
@@ -512,4 +409,135 @@ impl SqliteStore {
         .map_err(StoreError::db("recording a draw"))?;
         Ok(done.rows_affected() == 1)
     }
+}
+
+impl PlaybookArchive for SqliteStore {
+    async fn save_playbooks(
+        &self,
+        playbooks: &[KeptPlaybook],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let doing = "keeping the playbooks";
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::db(doing))?;
+        for kept in playbooks {
+            sqlx::query(
+                "INSERT OR REPLACE INTO playbooks (community, path, source, loaded_at) \
+                 VALUES (?1, ?2, ?3, ?4)",
+            )
+            .bind(&kept.community)
+            .bind(&kept.path)
+            .bind(&kept.source)
+            .bind(millis(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db(doing))?;
+        }
+        tx.commit().await.map_err(StoreError::db(doing))
+    }
+
+    async fn playbooks(&self) -> Result<Vec<KeptPlaybook>, StoreError> {
+        let rows: Vec<(String, String, String)> =
+            sqlx::query_as("SELECT community, path, source FROM playbooks ORDER BY community")
+                .fetch_all(&self.reader)
+                .await
+                .map_err(StoreError::db("reading the playbooks"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(community, path, source)| KeptPlaybook {
+                community,
+                path,
+                source,
+            })
+            .collect())
+    }
+}
+
+/// A member's events, or with `None` the whole community's, in the order applied.
+async fn read_events(
+    reader: &SqlitePool,
+    community: &str,
+    member: Option<&str>,
+) -> Result<Vec<Event>, StoreError> {
+    let doing = "reading events";
+    let query = match member {
+        Some(_) => sqlx::query(
+            "SELECT id, type, member, at, offset_s, data FROM events \
+             WHERE community = ?1 AND member = ?2 ORDER BY seq",
+        ),
+        None => sqlx::query(
+            "SELECT id, type, member, at, offset_s, data FROM events \
+             WHERE community = ?1 AND ?2 IS NULL ORDER BY seq",
+        ),
+    };
+    let rows = query
+        .bind(community)
+        .bind(member)
+        .fetch_all(reader)
+        .await
+        .map_err(StoreError::db(doing))?;
+    rows.iter()
+        .map(|r| {
+            let at = instant(r.try_get("at")?)?;
+            let offset: i64 = r.try_get("offset_s")?;
+            let offset = FixedOffset::east_opt(offset as i32)
+                .unwrap_or_else(|| FixedOffset::east_opt(0).expect("UTC"));
+            let data: String = r.try_get("data")?;
+            let data = match serde_json::from_str(&data) {
+                Ok(serde_json::Value::Object(m)) => m,
+                _ => Default::default(),
+            };
+            Ok(Event {
+                id: r.try_get("id")?,
+                kind: Kind::parse(&r.try_get::<String, _>("type")?),
+                community: community.to_string(),
+                member: r.try_get("member")?,
+                at: at.with_timezone(&offset),
+                data,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(StoreError::db(doing))
+}
+
+/// A member's ledger, or with `None` the whole community's, in order.
+async fn read_ledger(
+    reader: &SqlitePool,
+    community: &str,
+    member: Option<&str>,
+) -> Result<Vec<LedgerLine>, StoreError> {
+    let doing = "reading the ledger";
+    let query = match member {
+        Some(_) => sqlx::query(
+            "SELECT community, member, at, points, reason, detail, event FROM ledger \
+             WHERE community = ?1 AND member = ?2 ORDER BY seq",
+        ),
+        None => sqlx::query(
+            "SELECT community, member, at, points, reason, detail, event FROM ledger \
+             WHERE community = ?1 AND ?2 IS NULL ORDER BY seq",
+        ),
+    };
+    let rows = query
+        .bind(community)
+        .bind(member)
+        .fetch_all(reader)
+        .await
+        .map_err(StoreError::db(doing))?;
+    rows.iter()
+        .map(|r| {
+            Ok(LedgerLine {
+                community: r.try_get("community")?,
+                member: r.try_get("member")?,
+                at: instant(r.try_get("at")?)?,
+                points: r.try_get("points")?,
+                reason: r.try_get("reason")?,
+                detail: r.try_get("detail")?,
+                event: r.try_get("event")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(StoreError::db(doing))
 }
