@@ -100,7 +100,7 @@ fn bench(c: &mut Criterion) {
     let until: DateTime<Utc> = Utc.with_ymd_and_hms(2027, 6, 1, 0, 0, 0).unwrap();
     let fires: usize = books
         .iter()
-        .map(|p| drumbeat::schedule::plan(p, from, until).fires.len())
+        .map(|p| drumbeat::plan::plan(p, from, until).fires.len())
         .sum();
     eprintln!("1,000 playbooks, one year: {fires} fires");
     let mut group = c.benchmark_group("plan");
@@ -109,9 +109,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let mut n = 0;
             for p in &books {
-                n += drumbeat::schedule::plan(black_box(p), from, until)
-                    .fires
-                    .len();
+                n += drumbeat::plan::plan(black_box(p), from, until).fires.len();
             }
             n
         })
@@ -122,7 +120,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let mut n = 0;
             for p in &books {
-                n += drumbeat::schedule::plan(
+                n += drumbeat::plan::plan(
                     black_box(p),
                     minute,
                     minute + chrono::Duration::minutes(1),

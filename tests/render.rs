@@ -2,8 +2,9 @@
 
 use crate::common::{drumbeat, root};
 use chrono::{DateTime, Utc};
+use drumbeat::plan::slot_values;
 use drumbeat::playbook::load_paths;
-use drumbeat::template::{Engine, places_of, sample, slot_values};
+use drumbeat::template::{Engine, places_of, sample};
 use std::fmt::Write;
 
 const SPEC: &str = "tests/fixtures/valid/spec-example.yaml";

@@ -1,10 +1,10 @@
-//! Specs for planning (`schedule::plan`, the library): each test states a rule of
+//! Specs for planning (`plan::plan`, the library): each test states a rule of
 //! language.md and checks the fires.
 
 use chrono::{DateTime, Utc};
+use drumbeat::plan::planner::{Plan, Reason, Source, Status, plan, topic_at};
 use drumbeat::playbook::Playbook;
 use drumbeat::playbook::load::{Loaded, load_bytes};
-use drumbeat::schedule::plan::{Plan, Reason, Source, Status, plan, topic_at};
 use std::path::Path;
 
 /// Loads a playbook from `yaml`, which must validate without errors.

@@ -712,8 +712,8 @@ async fn urls_name_the_store() {
 
 #[tokio::test]
 async fn planned_fires_of_a_playbook_are_recorded_once() {
+    use drumbeat::plan::plan;
     use drumbeat::playbook::load_paths;
-    use drumbeat::schedule::plan;
     let loaded = load_paths(&[PathBuf::from("tests/fixtures/valid/spec-example.yaml")]);
     let playbook = loaded.playbooks.first().expect("the example loads");
     let from = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();

@@ -2,8 +2,8 @@
 
 use crate::cli::common::{emit, visible};
 use crate::cli::roster::{Format, Roster};
+use crate::plan::format::columns;
 use crate::rules::{Status, tier_of};
-use crate::schedule::format::columns;
 use crate::store::{DEFAULT_URL, Store};
 use serde_json::json;
 use std::process::ExitCode;

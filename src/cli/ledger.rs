@@ -2,7 +2,7 @@
 
 use crate::cli::common::{emit, visible};
 use crate::cli::roster::{Format, Roster};
-use crate::schedule::format::columns;
+use crate::plan::format::columns;
 use crate::store::{DEFAULT_URL, Store};
 use serde_json::json;
 use std::process::ExitCode;

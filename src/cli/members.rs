@@ -2,9 +2,9 @@
 
 use crate::cli::common::{emit, now, visible};
 use crate::cli::roster::{Format, REMOVED, Roster};
+use crate::plan::format::columns;
 use crate::playbook::Playbook;
 use crate::rules::engine::State;
-use crate::schedule::format::columns;
 use crate::store::members::LedgerLine;
 use crate::store::{DEFAULT_URL, KeptPlaybook, Lifecycle, PlaybookArchive, Store};
 use chrono::Utc;

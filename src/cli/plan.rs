@@ -1,8 +1,8 @@
 //! `drumbeat plan PLAYBOOK [--from T] [--days N | --until T] [--format table|json|ics]`
 
 use crate::cli::common::{emit, load_one, parse_time, time_option, usage};
+use crate::plan::{event_driven, format, plan};
 use crate::schedule::time::resolve_local;
-use crate::schedule::{event_driven, format, plan};
 use chrono::Days;
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -2,8 +2,9 @@
 
 use crate::cli::common::{load_one, time_option, usage};
 use crate::diag::suggest;
+use crate::plan::slot_values;
 use crate::playbook::Playbook;
-use crate::template::{Context, Engine, Place, places_of, sample, slot_values};
+use crate::template::{Context, Engine, Place, places_of, sample};
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -4,10 +4,11 @@
 
 use crate::channel::{self, BuildError, Channel, ConsoleSink, Options};
 use crate::diag::{Diagnostic, Severity, render};
+use crate::plan::slot_values;
+use crate::plan::{Fire, Source};
 use crate::playbook::types::RateLimit;
 use crate::playbook::{Loaded, Playbook, load_paths};
-use crate::schedule::{Fire, Source};
-use crate::template::{Engine, Place, RenderError, slot_values};
+use crate::template::{Engine, Place, RenderError};
 use crate::validate;
 use chrono::{DateTime, Utc};
 use indexmap::IndexMap;

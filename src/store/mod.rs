@@ -45,7 +45,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::schedule::Fire;
+use crate::plan::Fire;
 
 /// Where the runtime keeps its state when no `--store` is given.
 pub const DEFAULT_URL: &str = "sqlite://./drumbeat.db";

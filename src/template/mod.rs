@@ -10,13 +10,11 @@ mod check;
 mod filters;
 mod place;
 pub mod sample;
-mod slot;
 
 pub use body::{Body, BodyError};
 pub use check::check;
 pub use filters::Now;
 pub use place::{Place, STATS, fields_of, places_of};
-pub use slot::slot_values;
 
 use crate::playbook::model::Playbook;
 use minijinja::{Environment, UndefinedBehavior, Value};

@@ -1,7 +1,8 @@
 //! The values a slot message has beyond what every message has.
 
+use crate::plan::topic_at;
 use crate::playbook::model::{Playbook, SlotHome};
-use crate::schedule::{phase_windows, topic_at};
+use crate::schedule::phase_windows;
 use crate::template::{Context, Place};
 use chrono::{DateTime, Utc};
 

@@ -1,9 +1,9 @@
 //! A plan as a table for people, as JSON for programs, and as an iCalendar file for
 //! calendar apps.
 
+use crate::plan::events::EventDriven;
+use crate::plan::planner::{Fire, Plan, Reason, Source};
 use crate::playbook::model::Playbook;
-use crate::schedule::events::EventDriven;
-use crate::schedule::plan::{Fire, Plan, Reason, Source};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use std::fmt::Write;
