@@ -6,6 +6,7 @@
 pub mod channel;
 pub mod cli;
 pub mod events;
+pub mod parallel;
 pub mod playbook;
 pub mod rules;
 pub mod runtime;
