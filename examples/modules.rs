@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 
 /// The modules that take values and return values: no clock, network or store.
 pub const CORE: &[&str] = &[
-    "source", "diag", "playbook", "validate", "template", "schedule", "plan", "rules", "events",
-    "compile",
+    "source", "parallel", "diag", "playbook", "validate", "template", "schedule", "plan", "rules",
+    "events", "compile",
 ];
 
 /// Crates that do I/O, which the core must not name.

@@ -8,6 +8,7 @@ pub mod channel;
 pub mod cli;
 pub mod diag;
 pub mod events;
+pub mod parallel;
 pub mod plan;
 pub mod playbook;
 pub mod rules;

@@ -281,3 +281,16 @@ fn a_reader_that_stops_early_does_not_crash_the_plan() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 }
+
+#[test]
+fn a_plan_that_cannot_be_written_is_an_error() {
+    let out = crate::common::drumbeat_to_full_disk(&["plan", SPEC, "--from", "2026-12-01"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .starts_with("error: cannot write the output: No space left on device"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+}

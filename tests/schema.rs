@@ -160,6 +160,18 @@ fn schema_command_prints_the_committed_schema() {
 }
 
 #[test]
+fn a_schema_that_cannot_be_written_is_an_error() {
+    let out = crate::common::drumbeat_to_full_disk(&["schema"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .starts_with("error: cannot write the schema: No space left on device"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn schema_is_draft_07_with_a_title() {
     let s = committed();
     assert_eq!(s["$schema"], "http://json-schema.org/draft-07/schema#");

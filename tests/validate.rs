@@ -645,3 +645,23 @@ fn explain_prints_the_entry() {
         "error: unknown diagnostic code `unknwn-field`; did you mean `unknown-field`?\n"
     );
 }
+
+#[test]
+fn a_report_that_cannot_be_written_is_an_error() {
+    // The playbook is clean (exit 0 when written): the report lost is what fails.
+    let out = crate::common::drumbeat_to_full_disk(&[
+        "validate",
+        "playbooks/fitness-camp.yaml",
+        "--format",
+        "sarif",
+    ]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", out.stderr);
+    assert_eq!(lines[0], "ok: 1 playbook, no problems");
+    assert!(
+        lines[1].starts_with("error: cannot write the output: No space left on device"),
+        "{}",
+        out.stderr
+    );
+}

@@ -1,11 +1,11 @@
 //! `drumbeat assist list|done` — the to-dos of assisted channels.
 
+use crate::cli::CliError;
 use crate::cli::common::{
     emit, open_existing_store, open_store_to_read, small_runtime, usage, visible,
 };
 use crate::store::{Confirmed, DEFAULT_URL, Lifecycle, Todos};
 use chrono::{SecondsFormat, Utc};
-use std::process::ExitCode;
 
 /// To-dos for channels that take no bot posts (`assist: OTHER`).
 ///
@@ -47,31 +47,18 @@ pub enum Format {
 /// The most to-dos listed.
 const LIST_LIMIT: u32 = 1000;
 
-pub fn run<S: Lifecycle + Todos>(args: Args) -> ExitCode {
-    let rt = match small_runtime() {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
+pub fn run<S: Lifecycle + Todos>(args: Args) -> Result<(), CliError> {
+    let rt = small_runtime()?;
     // Listing only reads; confirming writes.
-    let opened = match args.action {
+    let store = match args.action {
         Action::List { .. } => open_store_to_read::<S>(&rt, &args.store),
         _ => open_existing_store::<S>(&rt, &args.store),
-    };
-    let store = match opened {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+    }?;
     match args.action {
         Action::List { format } => {
-            let rows = match rt.block_on(store.unconfirmed(LIST_LIMIT)) {
-                Ok(rows) => rows,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(1);
-                }
-            };
+            let rows = rt.block_on(store.unconfirmed(LIST_LIMIT))?;
             let at = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
-            match format {
+            let written = match format {
                 Format::Json => {
                     let items: Vec<serde_json::Value> = rows
                         .iter()
@@ -89,7 +76,7 @@ pub fn run<S: Lifecycle + Todos>(args: Args) -> ExitCode {
                     emit(&format!(
                         "{}\n",
                         serde_json::to_string_pretty(&items).unwrap_or_default()
-                    ));
+                    ))
                 }
                 Format::Table if rows.is_empty() => emit("no to-dos waiting for confirmation\n"),
                 Format::Table => {
@@ -104,32 +91,22 @@ pub fn run<S: Lifecycle + Todos>(args: Args) -> ExitCode {
                             visible(&r.key)
                         ));
                     }
-                    emit(&out);
+                    emit(&out)
                 }
-            }
+            };
             rt.block_on(store.close());
-            ExitCode::SUCCESS
+            written
         }
         Action::Done { key } => {
             let answer = rt.block_on(store.confirm(&key, Utc::now()));
             rt.block_on(store.close());
-            match answer {
-                Ok(Confirmed::Done) => {
-                    emit(&format!("confirmed: {}\n", visible(&key)));
-                    ExitCode::SUCCESS
-                }
-                Ok(Confirmed::Already) => {
-                    emit(&format!("already confirmed: {}\n", visible(&key)));
-                    ExitCode::SUCCESS
-                }
-                Ok(Confirmed::Unknown) => usage(&format!(
+            match answer? {
+                Confirmed::Done => emit(&format!("confirmed: {}\n", visible(&key))),
+                Confirmed::Already => emit(&format!("already confirmed: {}\n", visible(&key))),
+                Confirmed::Unknown => Err(usage(&format!(
                     "no to-do has the key `{}` (see `drumbeat assist list`)",
                     visible(&key)
-                )),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(1)
-                }
+                ))),
             }
         }
     }

@@ -1,5 +1,6 @@
 //! What several commands share: loading one valid playbook, reading times.
 
+use crate::cli::CliError;
 use crate::diag::{Severity, render};
 use crate::playbook::types::{parse_date, parse_local_datetime};
 use crate::playbook::{Loaded, Playbook, load_paths};
@@ -8,11 +9,10 @@ use crate::validate;
 use chrono::{DateTime, NaiveTime, Utc};
 use chrono_tz::Tz;
 use std::path::Path;
-use std::process::ExitCode;
 
 /// Loads the one playbook at `path` and checks it. Diagnostics go to stderr; a playbook
 /// with errors is refused with exit 1, unusable input with exit 2.
-pub fn load_one(path: &Path, what: &str) -> Result<Playbook, ExitCode> {
+pub fn load_one(path: &Path, what: &str) -> Result<Playbook, CliError> {
     let mut loaded: Loaded = load_paths(&[path.to_path_buf()]);
     validate::check(&loaded.playbooks, &mut loaded.diagnostics);
     loaded.diagnostics.sort();
@@ -21,28 +21,25 @@ pub fn load_one(path: &Path, what: &str) -> Result<Playbook, ExitCode> {
         eprint!("{}", render::human(&loaded.sources, &diags));
     }
     if diags.iter().any(|d| d.code.is_unusable_input()) {
-        return Err(ExitCode::from(2));
+        return Err(CliError::Printed(2));
     }
     if diags.iter().any(|d| d.severity == Severity::Error) {
-        eprintln!("error: the playbook has errors, so it cannot be {what}");
-        return Err(ExitCode::from(1));
+        return Err(CliError::Failed(format!(
+            "the playbook has errors, so it cannot be {what}"
+        )));
     }
     match loaded.playbooks.len() {
         1 => Ok(loaded.playbooks.pop().expect("one playbook")),
-        n => {
-            eprintln!(
-                "error: this command takes one playbook; {} holds {n}",
-                path.display()
-            );
-            Err(ExitCode::from(2))
-        }
+        n => Err(usage(&format!(
+            "this command takes one playbook; {} holds {n}",
+            path.display()
+        ))),
     }
 }
 
-/// Prints a usage error and returns exit code 2.
-pub fn usage(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::from(2)
+/// A usage error (exit 2).
+pub fn usage(message: &str) -> CliError {
+    CliError::Usage(message.to_string())
 }
 
 /// An RFC 3339 instant, or a local date or date and time in the community's zone.
@@ -68,16 +65,26 @@ pub fn now() -> DateTime<Utc> {
 }
 
 /// Writes command output to stdout. A closed pipe (`drumbeat plan ... | head`) ends the
-/// output quietly instead of panicking.
-pub fn emit(text: &str) {
+/// output quietly; any other failure (a full disk) is an error.
+pub fn emit(text: &str) -> Result<(), CliError> {
+    write_out("the output", text.as_bytes())
+}
+
+/// Writes `bytes` (`what`, as an error names them) to stdout, as [`emit`] does.
+pub fn write_out(what: &'static str, bytes: &[u8]) -> Result<(), CliError> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+    match out.write_all(bytes).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(CliError::Output { what, source: e })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The instant given by option `flag` (see [`parse_time`]), or now when it is absent. A bad
 /// value is a usage error (exit 2).
-pub fn time_option(flag: &str, value: Option<&str>, tz: Tz) -> Result<DateTime<Utc>, ExitCode> {
+pub fn time_option(flag: &str, value: Option<&str>, tz: Tz) -> Result<DateTime<Utc>, CliError> {
     match value {
         Some(t) => parse_time(t, tz).map_err(|e| usage(&format!("{flag}: {e}"))),
         None => Ok(now()),
@@ -90,7 +97,7 @@ pub fn time_option(flag: &str, value: Option<&str>, tz: Tz) -> Result<DateTime<U
 pub fn open_existing_store<S: crate::store::Lifecycle>(
     rt: &tokio::runtime::Runtime,
     url: &str,
-) -> Result<S, ExitCode> {
+) -> Result<S, CliError> {
     use crate::store;
     must_exist(url)?;
     rt.block_on(S::open(url)).map_err(|e| match e {
@@ -98,10 +105,7 @@ pub fn open_existing_store<S: crate::store::Lifecycle>(
         store::StoreError::NotSupported { .. } | store::StoreError::BadUrl { .. } => {
             usage(&e.to_string())
         }
-        e => {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        }
+        e => CliError::Store(e),
     })
 }
 
@@ -111,7 +115,7 @@ pub fn open_existing_store<S: crate::store::Lifecycle>(
 pub fn open_store_to_read<S: crate::store::Lifecycle>(
     rt: &tokio::runtime::Runtime,
     url: &str,
-) -> Result<S, ExitCode> {
+) -> Result<S, CliError> {
     must_exist(url)?;
     rt.block_on(S::open_to_read(url))
         .map_err(|e| usage(&format!("cannot read the store: {e}")))
@@ -119,7 +123,7 @@ pub fn open_store_to_read<S: crate::store::Lifecycle>(
 
 /// A usage error (exit 2) for a URL drumbeat cannot use or a store file that does not
 /// exist: a mistyped path must not look like an empty store.
-fn must_exist(url: &str) -> Result<(), ExitCode> {
+fn must_exist(url: &str) -> Result<(), CliError> {
     match crate::store::StoreUrl::parse(url) {
         Ok(crate::store::StoreUrl::Sqlite { path }) if !path.exists() => Err(usage(&format!(
             "no store at {}: nothing has run with it yet (give --store URL)",
@@ -131,7 +135,7 @@ fn must_exist(url: &str) -> Result<(), ExitCode> {
 }
 
 /// A runtime for commands that only talk to the store.
-pub fn small_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+pub fn small_runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -1,16 +1,16 @@
 //! `drumbeat event PATH... [--store URL] [--input FILE]`
 
 use crate::channel::{ConsoleSink, Options};
-use crate::cli::common::usage;
+use crate::cli::CliError;
+use crate::cli::common::{emit, usage};
 use crate::events::read_any;
 use crate::runtime::delivery::Communities;
-use crate::runtime::intake::{Intake, Refusal};
+use crate::runtime::intake::Intake;
 use crate::runtime::program::{self, Build};
 use crate::store::{DEFAULT_URL, KeptPlaybook, Store};
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::sync::{Arc, RwLock};
 
 /// Apply member events to the playbooks' communities, exactly as `POST /v1/events` does.
@@ -43,11 +43,8 @@ pub struct Args {
     pub now: Option<String>,
 }
 
-pub fn run<S: Store + Clone>(args: Args) -> ExitCode {
-    let now = match crate::cli::common::time_option("--now", args.now.as_deref(), chrono_tz::UTC) {
-        Ok(t) => t,
-        Err(code) => return code,
-    };
+pub fn run<S: Store + Clone>(args: Args) -> Result<(), CliError> {
+    let now = crate::cli::common::time_option("--now", args.now.as_deref(), chrono_tz::UTC)?;
     let text = match &args.input {
         Some(path) => std::fs::read_to_string(path)
             .map_err(|e| usage(&format!("cannot read {}: {e}", path.display()))),
@@ -59,25 +56,15 @@ pub fn run<S: Store + Clone>(args: Args) -> ExitCode {
                 .map_err(|e| usage(&format!("cannot read standard input: {e}")))
         }
     };
-    let text = match text {
-        Ok(t) => t,
-        Err(code) => return code,
-    };
-    let events = match read_any(&text) {
-        Ok(e) => e,
-        Err(problems) => {
-            // Problems quote the events' ids and fields, which anyone could have written.
-            for p in problems {
-                eprintln!("error: {}", crate::cli::common::visible(&p.to_string()));
-            }
-            eprintln!("error: the events were refused; nothing changed");
-            return ExitCode::from(1);
-        }
-    };
-    let options = match Options::new() {
-        Ok(o) => o,
-        Err(e) => return usage(&format!("cannot start: {e}")),
-    };
+    let events = read_any(&text?).map_err(|problems| CliError::Refused {
+        // Problems quote the events' ids and fields, which anyone could have written.
+        problems: problems
+            .iter()
+            .map(|p| crate::cli::common::visible(&p.to_string()).into_owned())
+            .collect(),
+        outcome: crate::cli::error::EVENTS_REFUSED,
+    })?;
+    let options = Options::new().map_err(|e| usage(&format!("cannot start: {e}")))?;
     // Events need no channel: nothing is sent from here, so no secret is read.
     let build = Build {
         options,
@@ -86,27 +73,18 @@ pub fn run<S: Store + Clone>(args: Args) -> ExitCode {
     };
     let loaded = program::load(&args.paths, &build);
     if !loaded.refused.is_empty() {
-        for r in loaded.refused.values() {
-            eprintln!("{}", r.report);
-        }
-        eprintln!("error: the playbooks have errors, so no event was applied");
-        return ExitCode::from(1);
+        let reports: Vec<&str> = loaded.refused.values().map(|r| r.report.as_str()).collect();
+        return Err(CliError::Invalid {
+            report: reports.join("\n"),
+            outcome: "the playbooks have errors, so no event was applied",
+        });
     }
-    let rt = match tokio::runtime::Builder::new_current_thread()
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return usage(&format!("cannot start: {e}")),
-    };
+        .map_err(|e| usage(&format!("cannot start: {e}")))?;
     rt.block_on(async move {
-        let store = match S::open(&args.store).await {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(1);
-            }
-        };
+        let store = S::open(&args.store).await?;
         let kept: Vec<KeptPlaybook> = loaded
             .communities
             .iter()
@@ -116,10 +94,7 @@ pub fn run<S: Store + Clone>(args: Args) -> ExitCode {
                 source: c.text.to_string(),
             })
             .collect();
-        if let Err(e) = store.save_playbooks(&kept, now).await {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
+        store.save_playbooks(&kept, now).await?;
         let communities: Communities = Arc::new(RwLock::new(Arc::new(
             loaded
                 .communities
@@ -146,27 +121,11 @@ pub fn run<S: Store + Clone>(args: Args) -> ExitCode {
                 }
             }
         }
-        let code = match result.map(|()| total) {
-            Ok(r) => {
-                println!(
-                    "applied {} events; {} taken in before (unchanged)",
-                    r.applied, r.duplicates
-                );
-                ExitCode::SUCCESS
-            }
-            Err(Refusal::Invalid(reasons)) => {
-                for r in reasons {
-                    eprintln!("error: {}", crate::cli::common::visible(&r));
-                }
-                eprintln!("error: the events were refused; nothing changed");
-                ExitCode::from(1)
-            }
-            Err(e @ (Refusal::Store(_) | Refusal::Failed(_))) => {
-                eprintln!("error: {e}");
-                ExitCode::from(1)
-            }
-        };
         store.close().await;
-        code
+        let r = result.map(|()| total)?;
+        emit(&format!(
+            "applied {} events; {} taken in before (unchanged)\n",
+            r.applied, r.duplicates
+        ))
     })
 }

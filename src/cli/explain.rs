@@ -1,7 +1,7 @@
 //! `drumbeat explain CODE`
 
+use crate::cli::CliError;
 use crate::diag::{Code, render};
-use std::process::ExitCode;
 
 /// Print what a diagnostic code means, a failing example and the fix.
 ///
@@ -12,7 +12,7 @@ pub struct Args {
     pub code: String,
 }
 
-pub fn run(args: Args) -> ExitCode {
+pub fn run(args: Args) -> Result<(), CliError> {
     let name = args
         .code
         .trim()
@@ -20,18 +20,16 @@ pub fn run(args: Args) -> ExitCode {
         .trim_start_matches("warning[")
         .trim_end_matches(']');
     match Code::from_name(name).and_then(render::explain) {
-        Some(text) => {
-            crate::cli::common::emit(&format!("{text}\n"));
-            ExitCode::SUCCESS
-        }
+        Some(text) => crate::cli::common::emit(&format!("{text}\n")),
         None => {
             let names = Code::ALL.iter().map(|c| c.as_str());
             let hint = match crate::diag::suggest(name, names.clone()) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!("known codes: {}", names.collect::<Vec<_>>().join(", ")),
             };
-            eprintln!("error: unknown diagnostic code `{name}`; {hint}");
-            ExitCode::from(2)
+            Err(CliError::Usage(format!(
+                "unknown diagnostic code `{name}`; {hint}"
+            )))
         }
     }
 }

@@ -1,8 +1,8 @@
 //! `drumbeat init [--kind service|sales|resource] DIR`
 
+use crate::cli::CliError;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 /// Write a starter playbook for one kind of community.
 ///
@@ -68,12 +68,10 @@ impl Kind {
     }
 }
 
-pub fn run(args: Args) -> ExitCode {
+pub fn run(args: Args) -> Result<(), CliError> {
     let path = args.dir.join(args.kind.file_name());
-    if let Err(e) = std::fs::create_dir_all(&args.dir) {
-        eprintln!("error: cannot create {}: {e}", args.dir.display());
-        return ExitCode::from(1);
-    }
+    std::fs::create_dir_all(&args.dir)
+        .map_err(|e| CliError::Failed(format!("cannot create {}: {e}", args.dir.display())))?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true);
     if args.force {
@@ -86,19 +84,17 @@ pub fn run(args: Args) -> ExitCode {
     let written = options
         .open(&path)
         .and_then(|mut f| f.write_all(args.kind.starter().as_bytes()));
-    if let Err(e) = written {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            eprintln!(
-                "error: {} already exists; nothing was written\n  = help: pass --force to replace it, or choose another folder",
+    written.map_err(|e| {
+        CliError::Failed(if e.kind() == std::io::ErrorKind::AlreadyExists {
+            format!(
+                "{} already exists; nothing was written\n  = help: pass --force to replace it, or choose another folder",
                 path.display()
-            );
+            )
         } else {
-            eprintln!("error: cannot write {}: {e}", path.display());
-        }
-        return ExitCode::from(1);
-    }
-    crate::cli::common::emit(&next_steps(args.kind, &args.dir, &path));
-    ExitCode::SUCCESS
+            format!("cannot write {}: {e}", path.display())
+        })
+    })?;
+    crate::cli::common::emit(&next_steps(args.kind, &args.dir, &path))
 }
 
 /// What was written and the commands to run next.

@@ -1,12 +1,12 @@
 //! `drumbeat leaderboard [--top N]`
 
+use crate::cli::CliError;
 use crate::cli::common::{emit, visible};
 use crate::cli::roster::{Format, Roster};
 use crate::plan::format::columns;
 use crate::rules::{Status, tier_of};
 use crate::store::{DEFAULT_URL, Store};
 use serde_json::json;
-use std::process::ExitCode;
 
 /// Members ranked by points, per community (members who left are not ranked).
 ///
@@ -26,27 +26,18 @@ pub struct Args {
     pub format: Format,
 }
 
-pub fn run<S: Store>(args: Args) -> ExitCode {
-    let roster = match Roster::<S>::open(&args.store, args.community.as_deref()) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
+pub fn run<S: Store>(args: Args) -> Result<(), CliError> {
+    let roster = Roster::<S>::open(&args.store, args.community.as_deref())?;
     let mut out = String::new();
     let mut boards = Vec::new();
     for p in &roster.playbooks {
         let id = p.community.id.value.as_str();
-        let (balances, members) = match roster.rt.block_on(async {
+        let (balances, members) = roster.rt.block_on(async {
             Ok::<_, crate::store::StoreError>((
                 roster.store.balances(id).await?,
                 roster.store.members(id).await?,
             ))
-        }) {
-            Ok(x) => x,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(1);
-            }
-        };
+        })?;
         let balance = |m: &str| {
             balances
                 .iter()
@@ -90,13 +81,13 @@ pub fn run<S: Store>(args: Args) -> ExitCode {
         columns(&mut out, &rows);
         boards.push(json!({"community": id, "leaders": items}));
     }
-    match args.format {
+    let written = match args.format {
         Format::Json => emit(&format!(
             "{}\n",
             serde_json::to_string_pretty(&boards).unwrap_or_default()
         )),
         Format::Table => emit(&out),
-    }
+    };
     roster.rt.block_on(roster.store.close());
-    ExitCode::SUCCESS
+    written
 }

@@ -1,11 +1,11 @@
 //! `drumbeat ledger ID`
 
+use crate::cli::CliError;
 use crate::cli::common::{emit, visible};
 use crate::cli::roster::{Format, Roster};
 use crate::plan::format::columns;
 use crate::store::{DEFAULT_URL, Store};
 use serde_json::json;
-use std::process::ExitCode;
 
 /// A member's points ledger: every line, oldest first, with the running balance.
 ///
@@ -28,24 +28,14 @@ pub struct Args {
     pub format: Format,
 }
 
-pub fn run<S: Store>(args: Args) -> ExitCode {
-    let roster = match Roster::<S>::open(&args.store, args.community.as_deref()) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
+pub fn run<S: Store>(args: Args) -> Result<(), CliError> {
+    let roster = Roster::<S>::open(&args.store, args.community.as_deref())?;
     // A member taken off the roster still has their ledger, the removal included.
-    let p = match roster.find_kept(&args.id) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+    let p = roster.find_kept(&args.id)?;
     let community = p.community.id.value.as_str();
-    let lines = match roster.rt.block_on(roster.store.ledger(community, &args.id)) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
-    };
+    let lines = roster
+        .rt
+        .block_on(roster.store.ledger(community, &args.id))?;
     let tz = p.community.timezone;
     let mut balance = 0i64;
     let mut rows = vec![["AT", "POINTS", "BALANCE", "REASON", "DETAIL", "EVENT"].map(String::from)];
@@ -70,7 +60,7 @@ pub fn run<S: Store>(args: Args) -> ExitCode {
             "reason": l.reason, "detail": l.detail, "event": l.event,
         }));
     }
-    match args.format {
+    let written = match args.format {
         Format::Json => emit(&format!(
             "{}\n",
             serde_json::to_string_pretty(&items).unwrap_or_default()
@@ -79,9 +69,9 @@ pub fn run<S: Store>(args: Args) -> ExitCode {
             let mut out = format!("{} · {}\n\n", visible(&args.id), community);
             columns(&mut out, &rows);
             out.push_str(&format!("\n{} lines, balance {balance}\n", lines.len()));
-            emit(&out);
+            emit(&out)
         }
-    }
+    };
     roster.rt.block_on(roster.store.close());
-    ExitCode::SUCCESS
+    written
 }

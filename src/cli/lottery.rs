@@ -1,9 +1,9 @@
 //! `drumbeat lottery replay DRAW`
 
+use crate::cli::CliError;
 use crate::cli::common::{emit, open_store_to_read, small_runtime, usage, visible};
 use crate::rules::lottery::draw;
 use crate::store::{DEFAULT_URL, Draws, Lifecycle};
-use std::process::ExitCode;
 
 /// Lottery draws, for audits.
 ///
@@ -32,25 +32,14 @@ pub enum Action {
     },
 }
 
-pub fn run<S: Lifecycle + Draws>(args: Args) -> ExitCode {
-    let rt = match small_runtime() {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
-    let store = match open_store_to_read::<S>(&rt, &args.store) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+pub fn run<S: Lifecycle + Draws>(args: Args) -> Result<(), CliError> {
+    let rt = small_runtime()?;
+    let store = open_store_to_read::<S>(&rt, &args.store)?;
     let Action::Replay { draw: id } = args.action;
     let found = rt.block_on(store.find_draw(&id));
     rt.block_on(store.close());
-    let d = match found {
-        Ok(Some(d)) => d,
-        Ok(None) => return usage(&format!("no draw `{id}` in the store")),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
+    let Some(d) = found? else {
+        return Err(usage(&format!("no draw `{id}` in the store")));
     };
     let again = draw(&d.eligible, d.wanted, d.seed);
     let list = |w: &[String]| {
@@ -72,11 +61,11 @@ pub fn run<S: Lifecycle + Draws>(args: Args) -> ExitCode {
     );
     if again == d.winners {
         out.push_str("the replay draws the same winners\n");
-        emit(&out);
-        ExitCode::SUCCESS
+        emit(&out)
     } else {
         out.push_str("the replay draws DIFFERENT winners: the record does not match its seed\n");
-        emit(&out);
-        ExitCode::from(1)
+        emit(&out)?;
+        // The report says so.
+        Err(CliError::Printed(1))
     }
 }

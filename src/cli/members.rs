@@ -1,6 +1,7 @@
 //! `drumbeat members list|show ID`
 
-use crate::cli::common::{emit, now, visible};
+use crate::cli::CliError;
+use crate::cli::common::{emit, now, usage, visible};
 use crate::cli::roster::{Format, REMOVED, Roster};
 use crate::plan::format::columns;
 use crate::playbook::Playbook;
@@ -10,7 +11,6 @@ use crate::store::{DEFAULT_URL, KeptPlaybook, Lifecycle, PlaybookArchive, Store}
 use chrono::Utc;
 use serde_json::{Value, json};
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 /// Members with their points, streak, tier, badges and offences.
 ///
@@ -72,56 +72,41 @@ pub enum Action {
     },
 }
 
-pub fn run<S: Store>(args: Args) -> ExitCode {
+pub fn run<S: Store>(args: Args) -> Result<(), CliError> {
     if let Action::Import {
         playbook: Some(path),
         ..
     } = &args.action
-        && let Err(code) = keep_playbook::<S>(&args.store, path)
     {
-        return code;
+        keep_playbook::<S>(&args.store, path)?;
     }
-    let roster = match Roster::<S>::open(&args.store, args.community.as_deref()) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
+    let roster = Roster::<S>::open(&args.store, args.community.as_deref())?;
     let at = match args.at.as_deref().map(chrono::DateTime::parse_from_rfc3339) {
         None => Utc::now(),
         Some(Ok(t)) => t.with_timezone(&Utc),
         Some(Err(_)) => {
-            return crate::cli::common::usage(
+            return Err(usage(
                 "--at: write an RFC 3339 instant (2026-12-01T20:00:00+08:00)",
-            );
+            ));
         }
     };
     let result = match &args.action {
         Action::List => list(&roster, args.format, at),
         Action::Show { id } => show(&roster, id, args.format, at),
         Action::Import { file, update, .. } => match roster.playbooks.as_slice() {
-            [p] => match crate::cli::roll::import(&roster, p, file, *update, Utc::now()) {
-                ExitCode::SUCCESS => Ok(()),
-                code => Err(code),
-            },
-            [] => Err(crate::cli::common::usage(
+            [p] => crate::cli::roll::import(&roster, p, file, *update, Utc::now()),
+            [] => Err(usage(
                 "the store knows no community yet: give --playbook PATH",
             )),
-            _ => Err(crate::cli::common::usage(
+            _ => Err(usage(
                 "the store knows several communities: give --community ID",
             )),
         },
         Action::Remove { id } => remove(&roster, id),
-        Action::Export { output } => {
-            match crate::cli::roll::export(&roster, at, output.as_deref()) {
-                ExitCode::SUCCESS => Ok(()),
-                code => Err(code),
-            }
-        }
+        Action::Export { output } => crate::cli::roll::export(&roster, at, output.as_deref()),
     };
     roster.rt.block_on(roster.store.close());
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(code) => code,
-    }
+    result
 }
 
 /// The summary of one member, as `show --format json` prints it (and `list` per row).
@@ -146,7 +131,7 @@ fn list<S: Store>(
     roster: &Roster<S>,
     format: Format,
     at: chrono::DateTime<Utc>,
-) -> Result<(), ExitCode> {
+) -> Result<(), CliError> {
     let mut all = Vec::new();
     for p in &roster.playbooks {
         for state in roster.states(p)? {
@@ -203,10 +188,9 @@ fn list<S: Store>(
             let mut out = String::new();
             columns(&mut out, &rows);
             out.push_str(&format!("\n{} members\n", all.len()));
-            emit(&out);
+            emit(&out)
         }
     }
-    Ok(())
 }
 
 fn show<S: Store>(
@@ -214,17 +198,11 @@ fn show<S: Store>(
     id: &str,
     format: Format,
     at: chrono::DateTime<Utc>,
-) -> Result<(), ExitCode> {
+) -> Result<(), CliError> {
     let p = roster.find(id)?;
     let state = roster.state(p, id)?;
     let community = p.community.id.value.as_str();
-    let offences = roster
-        .rt
-        .block_on(roster.store.offences(community, id))
-        .map_err(|e| {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        })?;
+    let offences = roster.rt.block_on(roster.store.offences(community, id))?;
     let mut m = summary(p, &state, at);
     let tz = p.community.timezone;
     m["offences"] = Value::Array(
@@ -284,29 +262,21 @@ fn show<S: Store>(
                     ));
                 }
             }
-            emit(&out);
+            emit(&out)
         }
     }
-    Ok(())
 }
 
 /// Takes a member off their community's roster; what they did stays on record.
-fn remove<S: Store>(roster: &Roster<S>, id: &str) -> Result<(), ExitCode> {
+fn remove<S: Store>(roster: &Roster<S>, id: &str) -> Result<(), CliError> {
     let p = roster.find(id)?;
     let community = p.community.id.value.as_str();
-    let fail = |e: crate::store::StoreError| {
-        eprintln!("error: {e}");
-        ExitCode::from(1)
-    };
-    let (lines, offences) = roster
-        .rt
-        .block_on(async {
-            Ok((
-                roster.store.ledger(community, id).await?,
-                roster.store.offences(community, id).await?,
-            ))
-        })
-        .map_err(fail)?;
+    let (lines, offences) = roster.rt.block_on(async {
+        Ok::<_, crate::store::StoreError>((
+            roster.store.ledger(community, id).await?,
+            roster.store.offences(community, id).await?,
+        ))
+    })?;
     let record = LedgerLine {
         community: community.to_string(),
         member: id.to_string(),
@@ -319,21 +289,17 @@ fn remove<S: Store>(roster: &Roster<S>, id: &str) -> Result<(), ExitCode> {
     let shown = visible(id);
     if !roster
         .rt
-        .block_on(roster.store.remove_member(community, id, &record))
-        .map_err(fail)?
+        .block_on(roster.store.remove_member(community, id, &record))?
     {
         // Gone between the look-up and now.
-        return Err(crate::cli::common::usage(&format!(
-            "no member `{shown}` in `{community}`"
-        )));
+        return Err(usage(&format!("no member `{shown}` in `{community}`")));
     }
     let balance: i64 = lines.iter().map(|l| l.points).sum();
     emit(&format!(
         "removed `{shown}` from `{community}`: no longer listed or counted; their ledger \
          (balance {balance}) and offences ({}) are kept: drumbeat ledger {shown}\n",
         offences.len()
-    ));
-    Ok(())
+    ))
 }
 
 /// Loads a playbook and keeps it in the store (creating the store if needed), so that an
@@ -341,10 +307,10 @@ fn remove<S: Store>(roster: &Roster<S>, id: &str) -> Result<(), ExitCode> {
 fn keep_playbook<S: Lifecycle + PlaybookArchive>(
     url: &str,
     path: &std::path::Path,
-) -> Result<(), ExitCode> {
+) -> Result<(), CliError> {
     let p = crate::cli::common::load_one(path, "imported into")?;
     let text = std::fs::read_to_string(path)
-        .map_err(|e| crate::cli::common::usage(&format!("cannot read {}: {e}", path.display())))?;
+        .map_err(|e| usage(&format!("cannot read {}: {e}", path.display())))?;
     let rt = crate::cli::common::small_runtime()?;
     rt.block_on(async {
         let store = S::open(url).await?;
@@ -356,9 +322,6 @@ fn keep_playbook<S: Lifecycle + PlaybookArchive>(
         store.save_playbooks(&[kept], Utc::now()).await?;
         store.close().await;
         Ok::<_, crate::store::StoreError>(())
-    })
-    .map_err(|e| {
-        eprintln!("error: {e}");
-        ExitCode::from(1)
-    })
+    })?;
+    Ok(())
 }

@@ -2,6 +2,7 @@
 
 mod assist;
 mod common;
+mod error;
 mod event;
 mod explain;
 mod init;
@@ -21,6 +22,8 @@ mod validate;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
+
+pub use error::CliError;
 
 #[derive(Debug, Parser)]
 #[command(name = "drumbeat", version, about = "A playbook engine for community operations", long_about = None)]
@@ -48,10 +51,12 @@ pub enum Command {
     Explain(explain::Args),
 }
 
+/// Runs the command line; the one place where a command's failure is printed and turned
+/// into an exit status.
 pub fn main() -> ExitCode {
     use crate::store::with_backend;
     let cli = Cli::parse();
-    match cli.command {
+    let done = match cli.command {
         Command::Init(args) => init::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Render(args) => render::run(args),
@@ -67,5 +72,12 @@ pub fn main() -> ExitCode {
         Command::Status(args) => with_backend!(&args.store, S => status::run::<S>(args)),
         Command::Schema(args) => schema::run(args),
         Command::Explain(args) => explain::run(args),
+    };
+    match done {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            e.report();
+            ExitCode::from(e.status())
+        }
     }
 }

@@ -1,11 +1,11 @@
 //! `drumbeat plan PLAYBOOK [--from T] [--days N | --until T] [--format table|json|ics]`
 
+use crate::cli::CliError;
 use crate::cli::common::{emit, load_one, parse_time, time_option, usage};
 use crate::plan::{event_driven, format, plan};
 use crate::schedule::time::resolve_local;
 use chrono::Days;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 /// The longest window planned, in days (about a hundred years).
 const MAX_DAYS: u32 = 36_600;
@@ -67,35 +67,27 @@ pub enum Format {
     Ics,
 }
 
-pub fn run(args: Args) -> ExitCode {
-    let playbook = match load_one(&args.playbook, "planned") {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    let playbook = &playbook;
+pub fn run(args: Args) -> Result<(), CliError> {
+    let playbook = &load_one(&args.playbook, "planned")?;
     let tz = playbook.community.timezone;
-    let from = match time_option("--from", args.from.as_deref(), tz) {
-        Ok(t) => t,
-        Err(code) => return code,
-    };
+    let from = time_option("--from", args.from.as_deref(), tz)?;
     let until = match &args.until {
-        Some(t) => match parse_time(t, tz) {
-            Ok(t) => t,
-            Err(e) => return usage(&format!("--until: {e}")),
-        },
+        Some(t) => parse_time(t, tz).map_err(|e| usage(&format!("--until: {e}")))?,
         None => {
             let local = from.with_timezone(&tz).naive_local();
             match local.checked_add_days(Days::new(args.days.unwrap_or(7) as u64)) {
                 Some(l) => resolve_local(tz, l),
-                None => return usage("--days: the window ends beyond the calendar"),
+                None => return Err(usage("--days: the window ends beyond the calendar")),
             }
         }
     };
     if until <= from {
-        return usage("--until must be later than --from");
+        return Err(usage("--until must be later than --from"));
     }
     if until - from > chrono::Duration::days(MAX_DAYS as i64) {
-        return usage("the window is longer than 100 years; plan a shorter one");
+        return Err(usage(
+            "the window is longer than 100 years; plan a shorter one",
+        ));
     }
     let planned = plan(playbook, from, until);
     let events = event_driven(playbook);
@@ -104,6 +96,5 @@ pub fn run(args: Args) -> ExitCode {
         Format::Json => format::json(&planned, &events),
         Format::Ics => format::ics(playbook, &planned),
     };
-    emit(&text);
-    ExitCode::SUCCESS
+    emit(&text)
 }

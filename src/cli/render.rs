@@ -1,5 +1,6 @@
 //! `drumbeat render PLAYBOOK TEMPLATE [--at TIME] [--member FILE]`
 
+use crate::cli::CliError;
 use crate::cli::common::{load_one, time_option, usage};
 use crate::diag::suggest;
 use crate::plan::slot_values;
@@ -7,7 +8,6 @@ use crate::playbook::Playbook;
 use crate::template::{Context, Engine, Place, places_of, sample};
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 /// Print one message exactly as it would be sent
 ///
@@ -39,47 +39,29 @@ pub struct Args {
     pub slot: Option<String>,
 }
 
-pub fn run(args: Args) -> ExitCode {
-    let p = match load_one(&args.playbook, "rendered") {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    let at = match time_option("--at", args.at.as_deref(), p.community.timezone) {
-        Ok(t) => t,
-        Err(code) => return code,
-    };
-    match message(
+pub fn run(args: Args) -> Result<(), CliError> {
+    let p = load_one(&args.playbook, "rendered")?;
+    let at = time_option("--at", args.at.as_deref(), p.community.timezone)?;
+    let text = message(
         &p,
         &args.template,
         at,
         args.slot.as_deref(),
         args.member.as_deref(),
-    ) {
-        Ok(text) => {
-            crate::cli::common::emit(&format!("{text}\n"));
-            ExitCode::SUCCESS
-        }
-        Err(code) => code,
-    }
+    )?;
+    crate::cli::common::emit(&format!("{text}\n"))
 }
 
 /// Renders template `template` of a valid playbook at `at` for the place that sends it
 /// (or the slot/lottery `slot`), with `--member` values or samples (named on stderr).
-/// Errors are printed; the exit code is returned.
 pub(crate) fn message(
     p: &Playbook,
     template: &str,
     at: DateTime<Utc>,
     slot: Option<&str>,
     member: Option<&Path>,
-) -> Result<String, ExitCode> {
-    let engine = match Engine::new(p) {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Err(ExitCode::from(1));
-        }
-    };
+) -> Result<String, CliError> {
+    let engine = Engine::new(p)?;
     if !engine.has_template(template) {
         let mut msg = format!("the playbook has no template `{template}`");
         if let Some(s) = suggest(template, p.templates.keys().map(|k| k.as_str())) {
@@ -125,10 +107,7 @@ pub(crate) fn message(
             "note: nothing sends template `{template}`; rendered with community, rules and now only"
         ),
     }
-    engine.render(template, &ctx).map_err(|e| {
-        eprintln!("error: {e}");
-        ExitCode::from(1)
-    })
+    Ok(engine.render(template, &ctx)?)
 }
 
 fn place_id(place: &Place) -> Option<&str> {

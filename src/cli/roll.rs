@@ -1,6 +1,7 @@
 //! `drumbeat members import|export`: a group's roster in and out as CSV.
 
-use crate::cli::common::{emit, usage, visible};
+use crate::cli::CliError;
+use crate::cli::common::{emit, usage, visible, write_out};
 use crate::cli::members::summary;
 use crate::cli::roster::Roster;
 use crate::playbook::Playbook;
@@ -12,7 +13,6 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::ExitCode;
 
 /// The columns an imported roster may have, by their English and Chinese names (a sheet
 /// made on Chinese Excel names them in Chinese); `id` is required, the others optional.
@@ -223,13 +223,13 @@ pub fn import<S: Store>(
     path: &Path,
     update: bool,
     now: DateTime<Utc>,
-) -> ExitCode {
-    let refuse = |problems: Vec<String>| {
-        for pr in problems {
-            eprintln!("error: {}: {pr}", path.display());
-        }
-        eprintln!("error: nothing was imported");
-        ExitCode::from(1)
+) -> Result<(), CliError> {
+    let refuse = |problems: Vec<String>| CliError::Refused {
+        problems: problems
+            .iter()
+            .map(|pr| format!("{}: {pr}", path.display()))
+            .collect(),
+        outcome: NOTHING_IMPORTED,
     };
     let rows = match read(path) {
         Ok((rows, encoding)) => {
@@ -242,7 +242,7 @@ pub fn import<S: Store>(
             }
             rows
         }
-        Err(problems) => return refuse(problems),
+        Err(problems) => return Err(refuse(problems)),
     };
     let community = p.community.id.value.as_str();
     let tz = p.community.timezone;
@@ -252,13 +252,7 @@ pub fn import<S: Store>(
             roster.store.all_ledger(community).await?,
         ))
     });
-    let (existing, ledger) = match known {
-        Ok(k) => k,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
-    };
+    let (existing, ledger) = known?;
     let existing: HashMap<&str, &Member> = existing.iter().map(|m| (m.id.as_str(), m)).collect();
     if !update {
         let clashes: Vec<Cow<'_, str>> = rows
@@ -267,12 +261,13 @@ pub fn import<S: Store>(
             .map(|r| visible(&r.id))
             .collect();
         if !clashes.is_empty() {
-            eprintln!(
-                "error: already in `{community}`: {} (give --update to change them to the roster's)",
-                clashes.join(", ")
-            );
-            eprintln!("error: nothing was imported");
-            return ExitCode::from(1);
+            return Err(CliError::Refused {
+                problems: vec![format!(
+                    "already in `{community}`: {} (give --update to change them to the roster's)",
+                    clashes.join(", ")
+                )],
+                outcome: NOTHING_IMPORTED,
+            });
         }
     }
     // Each member's starting balance so far: the sum of their opening lines (a member
@@ -334,13 +329,9 @@ pub fn import<S: Store>(
         }
         effects.members.push(m);
     }
-    if let Err(e) = roster
+    roster
         .rt
-        .block_on(roster.store.write_effects(&effects, now))
-    {
-        eprintln!("error: {e}");
-        return ExitCode::from(1);
-    }
+        .block_on(roster.store.write_effects(&effects, now))?;
     if update {
         emit(&format!(
             "imported {} members into `{community}`: {added} new, {updated} updated, {} \
@@ -348,16 +339,18 @@ pub fn import<S: Store>(
             rows.len(),
             rows.len() - added - updated,
             effects.ledger.len()
-        ));
+        ))
     } else {
         emit(&format!(
             "imported {} members into `{community}` ({} with a starting balance)\n",
             rows.len(),
             effects.ledger.len()
-        ));
+        ))
     }
-    ExitCode::SUCCESS
 }
+
+/// What a refused roster means.
+const NOTHING_IMPORTED: &str = "nothing was imported";
 
 /// What starts a formula in a spreadsheet cell (OWASP's list).
 const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
@@ -375,7 +368,11 @@ fn for_sheet(s: String) -> String {
 
 /// Writes every member of the roster's communities as CSV that opens cleanly in Excel:
 /// UTF-8 with a byte-order mark, CRLF line ends, text that looks like a formula guarded.
-pub fn export<S: Store>(roster: &Roster<S>, at: DateTime<Utc>, output: Option<&Path>) -> ExitCode {
+pub fn export<S: Store>(
+    roster: &Roster<S>,
+    at: DateTime<Utc>,
+    output: Option<&Path>,
+) -> Result<(), CliError> {
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::from(*b"\xEF\xBB\xBF"));
@@ -394,10 +391,7 @@ pub fn export<S: Store>(roster: &Roster<S>, at: DateTime<Utc>, output: Option<&P
     let _ = writer.write_record(header);
     let mut count = 0;
     for p in &roster.playbooks {
-        let states = match roster.states(p) {
-            Ok(s) => s,
-            Err(code) => return code,
-        };
+        let states = roster.states(p)?;
         for state in states {
             let s = summary(p, &state, at);
             let cell = |k: &str| match &s[k] {
@@ -416,22 +410,16 @@ pub fn export<S: Store>(roster: &Roster<S>, at: DateTime<Utc>, output: Option<&P
             count += 1;
         }
     }
-    let bytes = match writer.into_inner() {
-        Ok(b) => b,
-        Err(e) => return usage(&format!("cannot write CSV: {e}")),
-    };
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| usage(&format!("cannot write CSV: {e}")))?;
     match output {
         Some(path) => {
-            if let Err(e) = std::fs::write(path, &bytes) {
-                return usage(&format!("cannot write {}: {e}", path.display()));
-            }
+            std::fs::write(path, &bytes)
+                .map_err(|e| usage(&format!("cannot write {}: {e}", path.display())))?;
             eprintln!("wrote {count} members to {}", path.display());
+            Ok(())
         }
-        None => {
-            use std::io::Write;
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(&bytes).and_then(|_| out.flush());
-        }
+        None => write_out("the output", &bytes),
     }
-    ExitCode::SUCCESS
 }

@@ -1,5 +1,6 @@
 //! What the member commands share: the store, the playbooks it keeps, members' states.
 
+use crate::cli::CliError;
 use crate::cli::common::{open_existing_store, small_runtime, usage, visible};
 use crate::playbook::{Loaded, Playbook, load::load_bytes};
 use crate::rules::engine::State;
@@ -7,7 +8,6 @@ use crate::runtime::intake::rebuild;
 use crate::store::Store;
 use crate::template::Engine;
 use std::path::Path;
-use std::process::ExitCode;
 
 /// The ledger reason of the line that records a member taken off the roster.
 pub const REMOVED: &str = "removed";
@@ -24,13 +24,10 @@ pub struct Roster<S> {
 impl<S: Store> Roster<S> {
     /// Opens the store at `url` (which must exist) and reads the playbooks it keeps. With
     /// `community`, only that one.
-    pub fn open(url: &str, community: Option<&str>) -> Result<Roster<S>, ExitCode> {
+    pub fn open(url: &str, community: Option<&str>) -> Result<Roster<S>, CliError> {
         let rt = small_runtime()?;
         let store = open_existing_store::<S>(&rt, url)?;
-        let kept = rt.block_on(store.playbooks()).map_err(|e| {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        })?;
+        let kept = rt.block_on(store.playbooks())?;
         let mut playbooks = Vec::new();
         for kept in kept {
             if community.is_some_and(|c| c != kept.community) {
@@ -47,10 +44,7 @@ impl<S: Store> Roster<S> {
         }
         let mut engines = Vec::new();
         for p in &playbooks {
-            engines.push(Engine::new(p).map_err(|e| {
-                eprintln!("error: {e}");
-                ExitCode::from(1)
-            })?);
+            engines.push(Engine::new(p)?);
         }
         Ok(Roster {
             rt,
@@ -63,27 +57,22 @@ impl<S: Store> Roster<S> {
     /// The community a member belongs to: the one given, else the only one that knows them.
     /// A member taken off the roster is not found, and the error says when they were
     /// removed and that their ledger is kept.
-    pub fn find(&self, member: &str) -> Result<&Playbook, ExitCode> {
+    pub fn find(&self, member: &str) -> Result<&Playbook, CliError> {
         self.find_in(member, false)
     }
 
     /// Like [`Roster::find`], but also finds a member taken off the roster: their ledger
     /// is kept and still read.
-    pub fn find_kept(&self, member: &str) -> Result<&Playbook, ExitCode> {
+    pub fn find_kept(&self, member: &str) -> Result<&Playbook, CliError> {
         self.find_in(member, true)
     }
 
-    fn find_in(&self, member: &str, removed_too: bool) -> Result<&Playbook, ExitCode> {
-        let fail = |e: crate::store::StoreError| {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        };
+    fn find_in(&self, member: &str, removed_too: bool) -> Result<&Playbook, CliError> {
         let mut found = Vec::new();
         for p in &self.playbooks {
             let known = self
                 .rt
-                .block_on(self.store.member(p.community.id.value.as_str(), member))
-                .map_err(fail)?;
+                .block_on(self.store.member(p.community.id.value.as_str(), member))?;
             if known.is_some() {
                 found.push(p);
             }
@@ -94,10 +83,7 @@ impl<S: Store> Roster<S> {
             let mut removals = Vec::new();
             for p in &self.playbooks {
                 let id = p.community.id.value.as_str();
-                let lines = self
-                    .rt
-                    .block_on(self.store.ledger(id, member))
-                    .map_err(fail)?;
+                let lines = self.rt.block_on(self.store.ledger(id, member))?;
                 if let Some(l) = lines.iter().rev().find(|l| l.reason == REMOVED) {
                     removals.push((p, l.at.with_timezone(&p.community.timezone)));
                 }
@@ -130,29 +116,22 @@ impl<S: Store> Roster<S> {
     }
 
     /// A member's state, rebuilt from their events and ledger.
-    pub fn state(&self, p: &Playbook, member: &str) -> Result<State, ExitCode> {
+    pub fn state(&self, p: &Playbook, member: &str) -> Result<State, CliError> {
         let i = self
             .playbooks
             .iter()
             .position(|x| std::ptr::eq(x, p))
             .expect("a playbook of this roster");
-        self.rt
-            .block_on(rebuild(&self.store, p, &self.engines[i], member))
-            .map_err(|e| {
-                eprintln!("error: {e}");
-                ExitCode::from(1)
-            })
+        Ok(self
+            .rt
+            .block_on(rebuild(&self.store, p, &self.engines[i], member))?)
     }
 
     /// Every member of a community with their state, by id.
-    pub fn states(&self, p: &Playbook) -> Result<Vec<State>, ExitCode> {
+    pub fn states(&self, p: &Playbook) -> Result<Vec<State>, CliError> {
         let rows = self
             .rt
-            .block_on(self.store.members(p.community.id.value.as_str()))
-            .map_err(|e| {
-                eprintln!("error: {e}");
-                ExitCode::from(1)
-            })?;
+            .block_on(self.store.members(p.community.id.value.as_str()))?;
         rows.iter().map(|m| self.state(p, &m.id)).collect()
     }
 }

@@ -1,6 +1,7 @@
 //! `drumbeat run PATH... [--store URL] [--listen ADDR] [--dry-run]`
 
 use crate::channel::{ConsoleSink, Options};
+use crate::cli::CliError;
 use crate::cli::common::{usage, visible};
 use crate::runtime::program::Build;
 use crate::runtime::{self, Clock, Config, Control, Failure, ScaledClock, Settings, SystemClock};
@@ -8,7 +9,6 @@ use crate::store::DEFAULT_URL;
 use chrono::{DateTime, TimeDelta, Utc};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -82,18 +82,18 @@ pub enum LogFormat {
     Json,
 }
 
-pub fn run(args: Args) -> ExitCode {
+pub fn run(args: Args) -> Result<(), CliError> {
     if !(args.speed.is_finite() && args.speed > 0.0) {
-        return usage("--speed must be a positive number");
+        return Err(usage("--speed must be a positive number"));
     }
     let stop_at = match args.stop_at.as_deref().map(DateTime::parse_from_rfc3339) {
         None => None,
         Some(Ok(t)) => Some(t.with_timezone(&Utc)),
         Some(Err(_)) => {
-            return usage(&format!(
+            return Err(usage(&format!(
                 "--stop-at `{}` is not an RFC 3339 instant (e.g. 2026-12-01T22:00:00+08:00)",
                 args.stop_at.as_deref().unwrap_or_default()
-            ));
+            )));
         }
     };
     let rehearsal = args.start_at.is_some() || args.speed != 1.0;
@@ -104,10 +104,10 @@ pub fn run(args: Args) -> ExitCode {
                 None => Utc::now(),
                 Some(Ok(t)) => t.with_timezone(&Utc),
                 Some(Err(_)) => {
-                    return usage(&format!(
+                    return Err(usage(&format!(
                         "--start-at `{}` is not an RFC 3339 instant (e.g. 2026-12-01T07:58:00+08:00)",
                         start.as_deref().unwrap_or_default()
-                    ));
+                    )));
                 }
             };
             Arc::new(ScaledClock::new(start, speed))
@@ -115,10 +115,8 @@ pub fn run(args: Args) -> ExitCode {
     };
     let began = clock.now();
     init_logs(args.log_format);
-    let mut options = match Options::new() {
-        Ok(o) => o,
-        Err(e) => return usage(&format!("cannot start the HTTP client: {e}")),
-    };
+    let mut options =
+        Options::new().map_err(|e| usage(&format!("cannot start the HTTP client: {e}")))?;
     let now_of = clock.clone();
     options.clock = Arc::new(move || now_of.now());
     // A rehearsal's fires are not real ones: unless told otherwise they go to a store
@@ -153,13 +151,10 @@ pub fn run(args: Args) -> ExitCode {
         keep: TimeDelta::days(i64::from(args.keep_days.max(1))),
         stop_at,
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return usage(&format!("cannot start: {e}")),
-    };
+        .map_err(|e| usage(&format!("cannot start: {e}")))?;
     let result = rt.block_on(async move {
         let (tx, rx) = mpsc::unbounded_channel();
         if let Err(e) = listen_for_signals(tx.clone()) {
@@ -168,16 +163,7 @@ pub fn run(args: Args) -> ExitCode {
         runtime::run(config, rx, tx).await
     });
     drop(scratch);
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(f) => {
-            eprintln!("{f}");
-            ExitCode::from(match f {
-                Failure::Channels(_) | Failure::NoPlaybooks => 2,
-                Failure::Invalid(_) | Failure::Store(_) | Failure::Start(_) => 1,
-            })
-        }
-    }
+    Ok(result?)
 }
 
 /// A throwaway store file for a rehearsal, removed when dropped.

@@ -1,7 +1,6 @@
 //! `drumbeat schema`
 
-use std::io::Write;
-use std::process::ExitCode;
+use crate::cli::CliError;
 
 /// Print the JSON Schema of playbook files (draft-07), generated from the engine's own types.
 ///
@@ -12,14 +11,7 @@ use std::process::ExitCode;
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 
-pub fn run(_args: Args) -> ExitCode {
+pub fn run(_args: Args) -> Result<(), CliError> {
     let text = crate::playbook::schema::playbook_schema_text();
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("drumbeat: cannot write the schema: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    crate::cli::common::write_out("the schema", text.as_bytes())
 }

@@ -1,9 +1,9 @@
 //! `drumbeat send PLAYBOOK --channel NAME [--template T]`
 
 use crate::channel::{self, Options, Outgoing, SendOutcome};
+use crate::cli::CliError;
 use crate::cli::common::{load_one, time_option, usage};
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 /// Send one message now through a real channel and print the platform's answer.
 ///
@@ -36,39 +36,20 @@ pub struct Args {
     pub member: Option<PathBuf>,
 }
 
-pub fn run(args: Args) -> ExitCode {
-    let p = match load_one(&args.playbook, "sent") {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    let at = match time_option("--at", args.at.as_deref(), p.community.timezone) {
-        Ok(t) => t,
-        Err(code) => return code,
-    };
+pub fn run(args: Args) -> Result<(), CliError> {
+    let p = load_one(&args.playbook, "sent")?;
+    let at = time_option("--at", args.at.as_deref(), p.community.timezone)?;
     let text = match &args.template {
-        Some(t) => match super::render::message(&p, t, at, None, args.member.as_deref()) {
-            Ok(text) => text,
-            Err(code) => return code,
-        },
+        Some(t) => super::render::message(&p, t, at, None, args.member.as_deref())?,
         None => format!(
             "【drumbeat】测试消息:「{}」的通道 {} 已连通。",
             p.community.name, args.channel
         ),
     };
-    let options = match Options::new() {
-        Ok(o) => o,
-        Err(e) => return usage(&format!("cannot start the HTTP client: {e}")),
-    };
+    let options =
+        Options::new().map_err(|e| usage(&format!("cannot start the HTTP client: {e}")))?;
     let env = |name: &str| std::env::var(name).ok();
-    let ch = match channel::build(&p, &args.channel, &env, &options) {
-        Ok(c) => c,
-        Err(errors) => {
-            for e in errors {
-                eprintln!("error: {e}");
-            }
-            return ExitCode::from(2);
-        }
-    };
+    let ch = channel::build(&p, &args.channel, &env, &options).map_err(CliError::Channels)?;
     let community = p.community.id.value.as_str();
     let msg = Outgoing {
         text,
@@ -87,13 +68,10 @@ pub fn run(args: Args) -> ExitCode {
         parts_sent: 0,
         gate: None,
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-    {
-        Ok(r) => r,
-        Err(e) => return usage(&format!("cannot start: {e}")),
-    };
+        .map_err(|e| usage(&format!("cannot start: {e}")))?;
     let outcome = runtime.block_on(ch.send(&msg));
     let answer = outcome
         .answer()
@@ -110,20 +88,23 @@ pub fn run(args: Args) -> ExitCode {
             crate::cli::common::emit(&format!(
                 "sent through `{}`{parts} ({answer})\n",
                 args.channel
-            ));
-            ExitCode::SUCCESS
+            ))
         }
         SendOutcome::Retry { reason, after, .. } => {
             let after = after.map_or(String::new(), |d| {
                 format!(" (the platform asks to wait {} s)", d.as_secs())
             });
-            eprintln!("not sent, a later retry could succeed{after}: {reason}\nanswer: {answer}");
-            ExitCode::from(1)
+            Err(CliError::NotSent {
+                verdict: format!("a later retry could succeed{after}"),
+                reason,
+                answer,
+            })
         }
-        SendOutcome::Permanent { reason, .. } => {
-            eprintln!("not sent, refused: {reason}\nanswer: {answer}");
-            ExitCode::from(1)
-        }
+        SendOutcome::Permanent { reason, .. } => Err(CliError::NotSent {
+            verdict: "refused".into(),
+            reason,
+            answer,
+        }),
     }
 }
 

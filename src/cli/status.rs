@@ -1,5 +1,6 @@
 //! `drumbeat status [--store URL] [--format table|json] [--next N]`
 
+use crate::cli::CliError;
 use crate::cli::common::{emit, open_store_to_read, small_runtime, usage, visible};
 use crate::store::{
     self, Counts, DEFAULT_URL, Lifecycle, OutboxRow, OutboxStatus, State, StoreUrl,
@@ -7,7 +8,6 @@ use crate::store::{
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use std::fmt::Write;
-use std::process::ExitCode;
 use unicode_width::UnicodeWidthStr;
 
 /// How many dead-lettered and missed rows are listed.
@@ -73,32 +73,22 @@ const STATES: [State; 6] = [
     State::Missed,
 ];
 
-pub fn run<S: Lifecycle + OutboxStatus>(args: Args) -> ExitCode {
+pub fn run<S: Lifecycle + OutboxStatus>(args: Args) -> Result<(), CliError> {
     let location = match StoreUrl::parse(&args.store) {
         Ok(StoreUrl::Sqlite { path }) => path.display().to_string(),
         // Opening it says what is not supported, without the URL (it may hold a password).
         Ok(StoreUrl::Postgres) => "a PostgreSQL store".into(),
-        Err(e) => return usage(&e.to_string()),
+        Err(e) => return Err(usage(&e.to_string())),
     };
-    let runtime = match small_runtime() {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
-    let store = match open_store_to_read::<S>(&runtime, &args.store) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+    let runtime = small_runtime()?;
+    let store = open_store_to_read::<S>(&runtime, &args.store)?;
     let report = runtime.block_on(read(&store, args.next));
     runtime.block_on(store.close());
-    let report = match report {
-        Ok(r) => r,
-        Err(e) => return usage(&e.to_string()),
-    };
+    let report = report.map_err(|e| usage(&e.to_string()))?;
     match args.format {
         Format::Table => emit(&table(&location, &report)),
         Format::Json => emit(&json(&report)),
     }
-    ExitCode::SUCCESS
 }
 
 async fn read(store: &impl OutboxStatus, next: u32) -> Result<Report, store::StoreError> {

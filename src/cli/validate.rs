@@ -1,11 +1,12 @@
 //! `drumbeat validate PATH...`
 
+use crate::cli::CliError;
+use crate::cli::common::emit;
 use crate::diag::{Code, Diagnostic, Severity, render};
 use crate::playbook::load_paths;
 use crate::validate;
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 /// Check playbooks and report every problem found.
 ///
@@ -58,7 +59,7 @@ impl Color {
     }
 }
 
-pub fn run(args: Args) -> ExitCode {
+pub fn run(args: Args) -> Result<(), CliError> {
     let mut loaded = load_paths(&args.paths);
     validate::check(&loaded.playbooks, &mut loaded.diagnostics);
     loaded.diagnostics.sort();
@@ -82,14 +83,16 @@ pub fn run(args: Args) -> ExitCode {
         Format::Github => Some(render::github(&loaded.sources, &diags)),
         Format::Sarif => Some(render::sarif(&loaded.sources, &diags)),
     };
-    if let Some(report) = report {
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(report.as_bytes());
-        let _ = out.flush();
-    }
+    let written = report.map_or(Ok(()), |report| emit(&report));
     let _ = writeln!(err, "{}", summary.line(args.deny_warnings, styled));
     let _ = err.flush();
-    ExitCode::from(exit_code(&diags, args.deny_warnings))
+    // Unlocked: the error is printed through stderr once this returns.
+    drop(err);
+    written?;
+    match exit_code(&diags, args.deny_warnings) {
+        0 => Ok(()),
+        status => Err(CliError::Printed(status)),
+    }
 }
 
 /// 2 for unusable input, 1 for errors (or denied warnings), 0 otherwise.

@@ -81,14 +81,34 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, diags: &mut Diagnostics) {
 }
 
 /// Loads every playbook under the given paths.
+///
+/// Files are read and parsed on every core. Only giving each file its place in the source
+/// map is done one by one, in order, so file ids, diagnostics and their order are exactly
+/// what loading the files one after another gives.
 pub fn load_paths(paths: &[PathBuf]) -> Loaded {
     let mut loaded = Loaded::default();
     let files = expand_paths(paths, &mut loaded.diagnostics);
-    for path in files {
-        match read_file(&path) {
-            Ok(bytes) => load_bytes(&mut loaded, &path, bytes),
-            Err(d) => loaded.diagnostics.push(d),
+    let read = crate::parallel::map(&files, |path| read_file(path).map(|b| admit(path, b)));
+    // Per file: the problem that stopped it before parsing, or its id to parse.
+    let mut kept: Vec<Result<FileId, Diagnostic>> = Vec::with_capacity(files.len());
+    for (path, read) in files.iter().zip(read) {
+        kept.push(read.and_then(|a| keep(&mut loaded.sources, path, a)));
+    }
+    let sources = &loaded.sources;
+    let parsed = crate::parallel::map(&kept, |k| {
+        let mut diags = Diagnostics::new();
+        let playbook = match k {
+            Ok(fid) => load_source(sources, *fid, &mut diags),
+            Err(_) => None,
+        };
+        (playbook, diags)
+    });
+    for (k, (playbook, diags)) in kept.into_iter().zip(parsed) {
+        if let Err(d) = k {
+            loaded.diagnostics.push(d);
         }
+        loaded.diagnostics.extend(diags);
+        loaded.playbooks.extend(playbook);
     }
     loaded
 }
@@ -181,35 +201,46 @@ fn open_without_waiting(path: &Path) -> std::io::Result<std::fs::File> {
 
 /// Loads one file's bytes; `path` is only used to name it.
 pub fn load_bytes(loaded: &mut Loaded, path: &Path, bytes: Vec<u8>) {
+    match keep(&mut loaded.sources, path, admit(path, bytes)) {
+        Ok(fid) => {
+            if let Some(p) = load_source(&loaded.sources, fid, &mut loaded.diagnostics) {
+                loaded.playbooks.push(p);
+            }
+        }
+        Err(d) => loaded.diagnostics.push(d),
+    }
+}
+
+/// What one file's bytes are, decided before the file has a place in the source map.
+enum Admitted {
+    /// Not kept: larger than a playbook may be.
+    Refused(Diagnostic),
+    /// Kept to be shown, but not a playbook from byte `at` on: binary, or not UTF-8.
+    Unreadable { text: String, at: usize, code: Code },
+    /// Text to parse.
+    Text(String),
+}
+
+fn admit(path: &Path, bytes: Vec<u8>) -> Admitted {
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        loaded.diagnostics.push(Diagnostic::without_span(
+        return Admitted::Refused(Diagnostic::without_span(
             Code::TooLarge,
             path,
             format!("{} is larger than {} bytes", path.display(), MAX_FILE_BYTES),
         ));
-        return;
     }
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
             let at = e.utf8_error().valid_up_to();
             let bytes = e.into_bytes();
-            let binary = bytes.contains(&0);
-            let lossy = String::from_utf8_lossy(&bytes[..at]).into_owned();
-            let fid = loaded.sources.add(path, lossy);
-            let span = Span::new(fid, at, at);
-            let d = if binary {
-                Diagnostic::new(
-                    Code::BinaryFile,
-                    span,
-                    "this is a binary file, not a YAML playbook",
-                )
+            let code = if bytes.contains(&0) {
+                Code::BinaryFile
             } else {
-                Diagnostic::new(Code::NotUtf8, span, "the file is not UTF-8 text")
-                    .with_hint("save the file as UTF-8 (most editors offer it under \"encoding\")")
+                Code::NotUtf8
             };
-            loaded.diagnostics.push(d);
-            return;
+            let text = String::from_utf8_lossy(&bytes[..at]).into_owned();
+            return Admitted::Unreadable { text, at, code };
         }
     };
     let text = text
@@ -217,17 +248,30 @@ pub fn load_bytes(loaded: &mut Loaded, path: &Path, bytes: Vec<u8>) {
         .map(str::to_string)
         .unwrap_or(text);
     if let Some(at) = text.find('\0') {
-        let fid = loaded.sources.add(path, text[..at].to_string());
-        loaded.diagnostics.push(Diagnostic::new(
-            Code::BinaryFile,
-            Span::new(fid, at, at),
-            "this is a binary file, not a YAML playbook",
-        ));
-        return;
+        return Admitted::Unreadable {
+            text: text[..at].to_string(),
+            at,
+            code: Code::BinaryFile,
+        };
     }
-    let fid = loaded.sources.add(path, text);
-    if let Some(p) = load_source(&loaded.sources, fid, &mut loaded.diagnostics) {
-        loaded.playbooks.push(p);
+    Admitted::Text(text)
+}
+
+/// Gives an admitted file its place in the source map: the id of a text to parse, or the
+/// problem of a file that is not one (kept in the map to be shown, when it has text).
+fn keep(sources: &mut SourceMap, path: &Path, a: Admitted) -> Result<FileId, Diagnostic> {
+    match a {
+        Admitted::Refused(d) => Err(d),
+        Admitted::Unreadable { text, at, code } => {
+            let span = Span::new(sources.add(path, text), at, at);
+            Err(if code == Code::BinaryFile {
+                Diagnostic::new(code, span, "this is a binary file, not a YAML playbook")
+            } else {
+                Diagnostic::new(code, span, "the file is not UTF-8 text")
+                    .with_hint("save the file as UTF-8 (most editors offer it under \"encoding\")")
+            })
+        }
+        Admitted::Text(text) => Ok(sources.add(path, text)),
     }
 }
 

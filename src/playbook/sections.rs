@@ -507,10 +507,7 @@ fn requirement(cx: &mut Cx, node: &Node) -> Option<Requirement> {
 fn regex(cx: &mut Cx, n: &Node) -> Option<Spanned<regex::Regex>> {
     let s = cx.scalar(n, "a regular expression")?;
     let span = cx.scalar_span(s);
-    match regex::RegexBuilder::new(s.as_str())
-        .size_limit(1 << 20)
-        .build()
-    {
+    match compiled(s.as_str()) {
         Ok(r) => Some(Spanned::new(r, span)),
         Err(e) => {
             let msg = e.to_string();
@@ -523,6 +520,32 @@ fn regex(cx: &mut Cx, n: &Node) -> Option<Spanned<regex::Regex>> {
             None
         }
     }
+}
+
+/// The most patterns [`compiled`] keeps.
+const PATTERNS_KEPT: usize = 1024;
+
+/// A pattern compiled, or the same pattern compiled before in this process. Playbooks of
+/// one operator share their nickname and rule patterns, and a pattern with Unicode classes
+/// (`\p{Han}{1,6}`) takes a good part of a millisecond to compile and tens of kilobytes to
+/// hold: 10,000 playbooks then cost one compilation and share one program. Clones of a
+/// `Regex` share it and are safe to use from several threads.
+fn compiled(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    use std::collections::HashMap;
+    use std::sync::{LazyLock, Mutex};
+    static KEPT: LazyLock<Mutex<HashMap<String, regex::Regex>>> = LazyLock::new(Mutex::default);
+    if let Some(r) = KEPT.lock().ok().and_then(|k| k.get(pattern).cloned()) {
+        return Ok(r);
+    }
+    let r = regex::RegexBuilder::new(pattern)
+        .size_limit(1 << 20)
+        .build()?;
+    if let Ok(mut kept) = KEPT.lock()
+        && kept.len() < PATTERNS_KEPT
+    {
+        kept.insert(pattern.to_string(), r.clone());
+    }
+    Ok(r)
 }
 
 fn rule(cx: &mut Cx, node: &Node) -> Option<Rule> {

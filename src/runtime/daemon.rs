@@ -12,7 +12,6 @@ use crate::server::{self, Health, Ops};
 use crate::store::{self, KeptPlaybook, PlaybookArchive, Store, StoreError};
 use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::HashMap;
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -47,45 +46,22 @@ pub enum Control {
 }
 
 /// Why the daemon did not start or stopped early.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum Failure {
     /// Playbooks with errors: nothing is run.
+    #[error("{0}\nerror: the playbooks have errors, so nothing was started")]
     Invalid(String),
     /// Valid playbooks whose channels cannot be built (a missing `${NAME}`, a bad address).
+    #[error("{0}\nerror: channels could not be set up, so nothing was started")]
     Channels(String),
     /// Nothing to run.
+    #[error("error: no playbooks to run")]
     NoPlaybooks,
-    Store(StoreError),
+    #[error("error: {0}")]
+    Store(#[from] StoreError),
     /// The listen address could not be bound, or another start-up step failed.
+    #[error("error: {0}")]
     Start(String),
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Failure::Invalid(report) => {
-                write!(
-                    f,
-                    "{report}\nerror: the playbooks have errors, so nothing was started"
-                )
-            }
-            Failure::Channels(report) => {
-                write!(
-                    f,
-                    "{report}\nerror: channels could not be set up, so nothing was started"
-                )
-            }
-            Failure::NoPlaybooks => f.write_str("error: no playbooks to run"),
-            Failure::Store(e) => write!(f, "error: {e}"),
-            Failure::Start(e) => write!(f, "error: {e}"),
-        }
-    }
-}
-
-impl From<StoreError> for Failure {
-    fn from(e: StoreError) -> Self {
-        Failure::Store(e)
-    }
 }
 
 /// A running daemon's handles, for reloads.

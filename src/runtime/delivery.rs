@@ -18,7 +18,7 @@ use super::pace::{Pace, RetryPolicy};
 use super::program::Community;
 use crate::channel::{Gate, Outgoing, SendOutcome};
 use crate::server::Health;
-use crate::store::{Lease, Outbox, OutboxRow, Outcome, Queue};
+use crate::store::{Lease, Outbox, OutboxRow, Outcome, Queue, StoreError};
 use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -67,7 +67,20 @@ pub struct Shared<S> {
     pub stopping: watch::Receiver<bool>,
 }
 
-type ClaimReply = oneshot::Sender<Result<(Vec<OutboxRow>, Option<DateTime<Utc>>), String>>;
+type ClaimReply = oneshot::Sender<Result<(Vec<OutboxRow>, Option<DateTime<Utc>>), ClaimError>>;
+
+/// Why a worker's claim got no rows. One store error answers every claim of its round,
+/// so it is shared, not copied as text.
+#[derive(Debug, Clone, thiserror::Error)]
+enum ClaimError {
+    /// The store refused this round's settles, so claiming was not tried.
+    #[error("the store cannot be written")]
+    Unwritable,
+    #[error(transparent)]
+    Store(Arc<StoreError>),
+    #[error("the desk stopped")]
+    DeskStopped,
+}
 
 enum Job {
     Claim {
@@ -252,7 +265,7 @@ async fn desk<S: Outbox>(shared: Arc<Shared<S>>, mut rx: mpsc::UnboundedReceiver
         if !unsettled.is_empty() {
             // The store refused the settles just now: claiming would fail as well.
             for reply in claim_replies {
-                let _ = reply.send(Err("the store cannot be written".into()));
+                let _ = reply.send(Err(ClaimError::Unwritable));
             }
             continue;
         }
@@ -288,7 +301,7 @@ async fn desk<S: Outbox>(shared: Arc<Shared<S>>, mut rx: mpsc::UnboundedReceiver
             }
             Err(e) => {
                 store_failed(&shared.health, now, &e, "could not claim due fires");
-                let e = e.to_string();
+                let e = ClaimError::Store(Arc::new(e));
                 for reply in claim_replies {
                     let _ = reply.send(Err(e.clone()));
                 }
@@ -367,9 +380,7 @@ impl<S: Outbox> Worker<S> {
                 reply,
             });
             let claimed = match asked {
-                Ok(()) => answer
-                    .await
-                    .unwrap_or_else(|_| Err("the desk stopped".into())),
+                Ok(()) => answer.await.unwrap_or(Err(ClaimError::DeskStopped)),
                 Err(_) => return,
             };
             match claimed {

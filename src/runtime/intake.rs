@@ -19,7 +19,6 @@ use crate::store::{NewFire, Problem, Queue, Store, StoreError};
 use crate::template::Engine;
 use chrono::{DateTime, Days, TimeDelta, Utc};
 use std::collections::{HashMap, HashSet};
-use std::fmt;
 use std::sync::Arc;
 use tokio::sync::{Mutex, MutexGuard, Notify, oneshot};
 
@@ -41,28 +40,23 @@ pub struct Receipt {
 }
 
 /// Why a batch was not taken.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum Refusal {
     /// Events that do not fit the loaded communities: each reason says which and why.
+    #[error("{}", .0.join("\n"))]
     Invalid(Vec<String>),
-    Store(StoreError),
-    /// Writing failed; nothing was applied.
-    Failed(String),
-}
-
-impl fmt::Display for Refusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Refusal::Invalid(reasons) => f.write_str(&reasons.join("\n")),
-            Refusal::Store(e) => write!(f, "{e}"),
-            Refusal::Failed(e) => f.write_str(e),
-        }
-    }
+    /// The store failed; nothing was applied. Shared: one failed group commit answers
+    /// every batch in it.
+    #[error(transparent)]
+    Store(Arc<StoreError>),
+    /// The intake stopped before answering; nothing was applied.
+    #[error("the intake stopped")]
+    Stopped,
 }
 
 impl From<StoreError> for Refusal {
     fn from(e: StoreError) -> Self {
-        Refusal::Store(e)
+        Refusal::Store(Arc::new(e))
     }
 }
 
@@ -82,7 +76,10 @@ pub struct Intake<S> {
     waker: Option<Waker>,
 }
 
-type Waiting = (Vec<Event>, oneshot::Sender<Result<Receipt, String>>);
+type Waiting = (
+    Vec<Event>,
+    oneshot::Sender<Result<Receipt, Arc<StoreError>>>,
+);
 
 /// Members' states, by community and member.
 type States = HashMap<(String, String), State>;
@@ -131,8 +128,8 @@ impl<S: Store> Intake<S> {
                 a = &mut answer => {
                     return match a {
                         Ok(Ok(r)) => Ok(r),
-                        Ok(Err(e)) => Err(Refusal::Failed(e)),
-                        Err(_) => Err(Refusal::Failed("the intake stopped".into())),
+                        Ok(Err(e)) => Err(Refusal::Store(e)),
+                        Err(_) => Err(Refusal::Stopped),
                     };
                 }
                 // Handed the batches left waiting: write them, unless someone already is.
@@ -174,7 +171,7 @@ impl<S: Store> Intake<S> {
                     }
                 }
                 Err(e) => {
-                    let e = e.to_string();
+                    let e = Arc::new(e);
                     for reply in replies {
                         let _ = reply.send(Err(e.clone()));
                     }

@@ -43,7 +43,7 @@ impl<S: Store + 'static> server::events::Intake for Posted<S> {
                     duplicates: r.duplicates,
                 }),
                 Err(intake::Refusal::Invalid(reasons)) => Err(Refusal::Invalid(reasons)),
-                Err(e @ (intake::Refusal::Store(_) | intake::Refusal::Failed(_))) => {
+                Err(e @ (intake::Refusal::Store(_) | intake::Refusal::Stopped)) => {
                     Err(Refusal::Failed(e.to_string()))
                 }
             }

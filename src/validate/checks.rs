@@ -14,9 +14,16 @@ use std::collections::{HashMap, HashSet};
 
 /// Runs every check on the loaded playbooks.
 pub fn check(playbooks: &[Playbook], diags: &mut Diagnostics) {
+    // Each playbook is checked on its own, on every core; what is found is added in the
+    // playbooks' order, as when they are checked one after another.
+    let found = crate::parallel::map(playbooks, |p| {
+        let mut found = Diagnostics::new();
+        check_playbook(p, &mut found);
+        found
+    });
     let mut communities: HashMap<&str, Span> = HashMap::new();
-    for p in playbooks {
-        check_playbook(p, diags);
+    for (p, found) in playbooks.iter().zip(found) {
+        diags.extend(found);
         let id = p.community.id.value.as_str();
         if let Some(first) = communities.get(id) {
             diags.push(

@@ -73,6 +73,27 @@ where
     }
 }
 
+/// Runs `drumbeat` with `args` in the project root, as [`drumbeat`] does, with standard
+/// output on a full disk (`/dev/full`: every write fails with ENOSPC). Only stderr is kept.
+pub fn drumbeat_to_full_disk(args: &[&str]) -> Output {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full (Linux)");
+    let out = command()
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::null())
+        .stdout(full)
+        .output()
+        .expect("drumbeat runs");
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::new(),
+        stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+    }
+}
+
 /// A `drumbeat` process left running (the daemon), with its output collected in files.
 pub struct Running {
     pub child: std::process::Child,
