@@ -14,6 +14,13 @@ pub trait Clock: Send + Sync + 'static {
 
     /// Completes at `at` on this clock (at once when `at` has passed).
     fn sleep_until(&self, at: DateTime<Utc>) -> Sleep;
+
+    /// How long `span` of this clock's time takes in real time. A grace is real time: a
+    /// rehearsal at `--speed 60000` that is a few milliseconds late on a busy machine is
+    /// minutes late on its own clock, and has missed nothing.
+    fn in_real_time(&self, span: TimeDelta) -> TimeDelta {
+        span
+    }
 }
 
 /// The longest real sleep in one go: a wall clock that jumps (NTP, a suspended machine)
@@ -87,6 +94,12 @@ impl Clock for ScaledClock {
             tokio::time::sleep(std::time::Duration::from_secs_f64(real + 1e-6)).await;
         })
     }
+
+    fn in_real_time(&self, span: TimeDelta) -> TimeDelta {
+        TimeDelta::microseconds(
+            (span.num_microseconds().unwrap_or(i64::MAX) as f64 / self.speed) as i64,
+        )
+    }
 }
 
 #[cfg(test)]
@@ -105,5 +118,24 @@ mod tests {
         clock.sleep_until(target).await;
         assert!(clock.now() >= target);
         assert!(clock.now() - target < TimeDelta::seconds(60));
+    }
+
+    #[test]
+    fn a_span_of_a_scaled_clock_lasts_speed_times_less_in_real_time() {
+        let start = DateTime::UNIX_EPOCH;
+        let clock = ScaledClock::new(start, 60_000.0);
+        assert_eq!(
+            clock.in_real_time(TimeDelta::minutes(10)),
+            TimeDelta::milliseconds(10)
+        );
+        assert_eq!(
+            SystemClock.in_real_time(TimeDelta::minutes(10)),
+            TimeDelta::minutes(10)
+        );
+        let slow = ScaledClock::new(start, 0.5);
+        assert_eq!(
+            slow.in_real_time(TimeDelta::seconds(3)),
+            TimeDelta::seconds(6)
+        );
     }
 }

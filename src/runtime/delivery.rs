@@ -495,8 +495,10 @@ impl<S: Outbox> Worker<S> {
             let started = self.shared.clock.now();
             // A first attempt later than its grace is missed, not sent: the process may
             // have been paused (SIGSTOP, a suspended VM) across the instant, and a restart
-            // after the same outage would not send it either.
-            if row.attempts <= 1 && started - planned > row.grace {
+            // after the same outage would not send it either. Judged in real time, so a
+            // rehearsal's fast clock does not turn a busy moment into a miss.
+            let late = self.shared.clock.in_real_time(started - planned);
+            if row.attempts <= 1 && late > row.grace {
                 tracing::warn!(key = %row.key, scheduled = %row.scheduled_at.to_rfc3339(), "missed: later than its grace");
                 self.shared.metrics.missed_after_downtime(1);
                 settled.push(self.settle(row.lease(), Outcome::Missed));
