@@ -15,9 +15,9 @@ pub trait Clock: Send + Sync + 'static {
     /// Completes at `at` on this clock (at once when `at` has passed).
     fn sleep_until(&self, at: DateTime<Utc>) -> Sleep;
 
-    /// How long `span` of this clock's time takes in real time. A grace is real time: a
-    /// rehearsal at `--speed 60000` that is a few milliseconds late on a busy machine is
-    /// minutes late on its own clock, and has missed nothing.
+    /// How long `span` of this clock's time takes in real time: a rehearsal at `--speed
+    /// 60000` that is a few milliseconds late on a busy machine is minutes late on its own
+    /// clock, and has missed nothing.
     fn in_real_time(&self, span: TimeDelta) -> TimeDelta {
         span
     }

@@ -167,6 +167,10 @@ impl<S: Outbox + Clone + 'static> Delivery<S> {
     }
 }
 
+/// Real lateness a busy machine can cause without any outage; later than this (and than
+/// its grace) a first attempt is missed.
+const BUSY: TimeDelta = TimeDelta::seconds(1);
+
 /// How long the desk waits before trying the store again after a failed round; doubled
 /// at each failure up to [`STORE_PAUSE_MAX`]. Real time, whatever the clock's speed.
 const STORE_PAUSE_MIN: std::time::Duration = std::time::Duration::from_millis(250);
@@ -495,10 +499,12 @@ impl<S: Outbox> Worker<S> {
             let started = self.shared.clock.now();
             // A first attempt later than its grace is missed, not sent: the process may
             // have been paused (SIGSTOP, a suspended VM) across the instant, and a restart
-            // after the same outage would not send it either. Judged in real time, so a
-            // rehearsal's fast clock does not turn a busy moment into a miss.
-            let late = self.shared.clock.in_real_time(started - planned);
-            if row.attempts <= 1 && late > row.grace {
+            // after the same outage would not send it either. A busy moment is not an
+            // outage: a rehearsal's fast clock makes milliseconds of real lateness minutes
+            // of its own, so the lateness must also be a real one.
+            let late = started - planned;
+            let outage = self.shared.clock.in_real_time(late) > BUSY;
+            if row.attempts <= 1 && late > row.grace && outage {
                 tracing::warn!(key = %row.key, scheduled = %row.scheduled_at.to_rfc3339(), "missed: later than its grace");
                 self.shared.metrics.missed_after_downtime(1);
                 settled.push(self.settle(row.lease(), Outcome::Missed));
