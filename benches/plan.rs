@@ -4,10 +4,8 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
-use drumbeat::playbook::Playbook;
-use drumbeat::playbook::load::{Loaded, load_bytes};
+use drumbeat::compile::Program;
 use std::hint::black_box;
-use std::path::Path;
 
 const ZONES: &[&str] = &[
     "Asia/Shanghai",
@@ -80,18 +78,14 @@ templates:
     )
 }
 
-fn playbooks(n: usize) -> Vec<Playbook> {
-    let mut loaded = Loaded::default();
-    for i in 0..n {
-        let path = format!("camp-{i}.yaml");
-        load_bytes(&mut loaded, Path::new(&path), playbook_text(i).into_bytes());
-    }
-    assert!(
-        !loaded.diagnostics.has_errors(),
-        "generated playbooks load cleanly"
-    );
-    assert_eq!(loaded.playbooks.len(), n);
-    loaded.playbooks
+fn playbooks(n: usize) -> Vec<Program> {
+    (0..n)
+        .map(|i| {
+            let path = format!("camp-{i}.yaml");
+            drumbeat::compile::from_text(&path, &playbook_text(i))
+                .unwrap_or_else(|e| panic!("generated playbooks compile: {e}"))
+        })
+        .collect()
 }
 
 fn bench(c: &mut Criterion) {

@@ -6,11 +6,13 @@
 
 pub mod channel;
 pub mod cli;
+pub mod compile;
 pub mod diag;
 pub mod events;
 pub mod parallel;
 pub mod plan;
 pub mod playbook;
+pub mod policy;
 pub mod rules;
 pub mod runtime;
 pub mod schedule;

@@ -301,7 +301,6 @@ async fn unauthenticated_malformed_unknown_and_oversized_requests_change_nothing
 async fn picture(s: &Server) -> Vec<serde_json::Value> {
     let communities = s.communities.read().unwrap().clone();
     let c = &communities["tea-club"];
-    let templates = c.engine().unwrap();
     let mut out = Vec::new();
     let balances: HashMap<String, i64> = s
         .store
@@ -311,11 +310,11 @@ async fn picture(s: &Server) -> Vec<serde_json::Value> {
         .into_iter()
         .map(|b| (b.member, b.points))
         .collect();
-    let all = drumbeat::runtime::intake::rebuild_all(&s.store, &c.playbook, templates)
+    let all = drumbeat::runtime::intake::rebuild_all(&s.store, &c.program)
         .await
         .unwrap();
     for m in s.store.members("tea-club").await.unwrap() {
-        let state = drumbeat::runtime::intake::rebuild(&s.store, &c.playbook, templates, &m.id)
+        let state = drumbeat::runtime::intake::rebuild(&s.store, &c.program, &m.id)
             .await
             .unwrap();
         assert_eq!(
@@ -331,7 +330,7 @@ async fn picture(s: &Server) -> Vec<serde_json::Value> {
             "id": m.id,
             "status": m.status.as_str(),
             "points": state.ledger.balance,
-            "member": state.member_value(&c.playbook),
+            "member": state.member_value(c.playbook()),
             "offences": offences,
         }));
     }
@@ -509,4 +508,51 @@ async fn four_busy_connections_each_get_every_answer_within_a_bounded_wait() {
         waits.len(),
         waits[waits.len() / 2]
     );
+}
+
+/// A condition that fails for a member's values is counted per community in `/metrics`
+/// (and logged with its place), and the event still counts.
+#[tokio::test]
+async fn conditions_that_fail_are_counted_in_the_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(playbook()).unwrap();
+    let broken = text.replace(
+        r#"when: "stats.messages_7d >= 3""#,
+        r#"when: "stats.messages_7d // 0 >= 3""#,
+    );
+    assert_ne!(text, broken, "the fixture has the chatty badge");
+    let path = dir.path().join("tea-club.yaml");
+    std::fs::write(&path, broken).unwrap();
+    let build = Build {
+        options: Options::new().unwrap(),
+        env: Arc::new(|_: &str| None),
+        dry_run: Some(ConsoleSink::to(std::io::sink())),
+    };
+    let loaded = program::load(&[path], &build);
+    assert!(loaded.refused.is_empty(), "{:?}", loaded.refused);
+    let communities: Communities = Arc::new(RwLock::new(Arc::new(
+        loaded
+            .communities
+            .into_iter()
+            .map(|c| (c.id().to_string(), Arc::new(c)))
+            .collect::<HashMap<_, _>>(),
+    )));
+    let url = format!("sqlite://{}", dir.path().join("state.db").display());
+    let store = SqliteStore::open(&url).await.unwrap();
+    let metrics = Arc::new(Metrics::new());
+    let intake = Intake::new(store.clone(), communities).with_metrics(metrics.clone());
+    let lines = [
+        ev("j", "join", "u-4", "2026-12-01T08:00:00+08:00", "{}"),
+        ev("c", "checkin", "u-4", "2026-12-01T08:01:00+08:00", "{}"),
+    ];
+    let events = drumbeat::events::read_any(&lines.join("\n")).unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 12, 1, 0, 2, 0).unwrap();
+    let receipt = intake.take(events, now).await.unwrap();
+    assert_eq!(receipt.applied, 2);
+    let text = metrics.render();
+    assert!(
+        text.contains("drumbeat_condition_failures_total{community=\"tea-club\"} 2\n"),
+        "{text}"
+    );
+    store.close().await;
 }

@@ -938,3 +938,53 @@ templates:
     );
     assert_eq!(status["missed"].as_array().unwrap().len(), 1);
 }
+
+/// A condition compiles (validation checked it) but fails for a member's values: it is
+/// taken as not met, and the operator is told which condition, where it is written (the
+/// column counted in characters after the Chinese name), and why. The event still counts.
+#[test]
+fn a_condition_that_fails_for_a_member_is_reported_where_it_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(playbook()).unwrap();
+    let broken = text.replace(
+        r#"when: "stats.messages_7d >= 3""#,
+        r#"when: "stats.messages_7d // 0 >= 3""#,
+    );
+    assert_ne!(text, broken, "the fixture has the chatty badge");
+    let path = dir.path().join("tea-club.yaml");
+    std::fs::write(&path, broken).unwrap();
+    let input = dir.path().join("events.jsonl");
+    let join = ev("j", "join", "u-4", "2026-12-01T08:00:00+08:00", "{}");
+    let checkin = ev("c", "checkin", "u-4", "2026-12-01T08:01:00+08:00", "{}");
+    std::fs::write(&input, format!("{join}\n{checkin}\n")).unwrap();
+    let out = drumbeat_in(
+        dir.path(),
+        [
+            "event",
+            "tea-club.yaml",
+            "--store",
+            "sqlite://./state.db",
+            "--input",
+            "events.jsonl",
+            "--now",
+            "2026-12-01T08:02:00+08:00",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "applied 2 events; 0 taken in before (unchanged)\n"
+    );
+    let warning = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("taken as not met"))
+        .unwrap_or_else(|| panic!("no warning in: {}", out.stderr));
+    assert!(warning.contains("at=tea-club.yaml:38:38"), "{warning}");
+    assert!(
+        warning.contains("condition=stats.messages_7d // 0 >= 3"),
+        "{warning}"
+    );
+    assert!(warning.contains("unable to calculate"), "{warning}");
+    assert!(warning.contains("member=u-4"), "{warning}");
+}

@@ -4,7 +4,7 @@ use crate::common::{drumbeat, root};
 use chrono::{DateTime, Utc};
 use drumbeat::plan::slot_values;
 use drumbeat::playbook::load_paths;
-use drumbeat::template::{Engine, places_of, sample};
+use drumbeat::template::{places_of, sample};
 use std::fmt::Write;
 
 const SPEC: &str = "tests/fixtures/valid/spec-example.yaml";
@@ -150,8 +150,11 @@ fn every_example_template_renders() {
     let render_all = |path: &std::path::Path| {
         let loaded = load_paths(&[path.to_path_buf()]);
         assert!(loaded.diagnostics.is_empty(), "{path:?}");
-        let p = &loaded.playbooks[0];
-        let engine = Engine::new(p).unwrap();
+        let text = std::fs::read_to_string(path).unwrap();
+        let program = drumbeat::compile::from_text(&path.display().to_string(), &text)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let p = program.playbook();
+        let engine = program.engine();
         let places = places_of(p);
         let mut out = String::new();
         for id in p.templates.keys() {
@@ -161,7 +164,7 @@ fn every_example_template_renders() {
                 .map(|(_, pl)| pl);
             let mut ctx = engine.context(at);
             if let Some(place) = place {
-                slot_values(p, place, at, &mut ctx);
+                slot_values(&program, place, at, &mut ctx);
                 sample::fill(p, place, &mut ctx);
             }
             let text = engine

@@ -2,28 +2,12 @@
 //! language.md and checks the fires.
 
 use chrono::{DateTime, Utc};
-use drumbeat::plan::planner::{Plan, Reason, Source, Status, plan, topic_at};
-use drumbeat::playbook::Playbook;
-use drumbeat::playbook::load::{Loaded, load_bytes};
-use std::path::Path;
+use drumbeat::compile::Program;
+use drumbeat::plan::{Plan, Reason, Source, Status, plan, topic_at};
 
-/// Loads a playbook from `yaml`, which must validate without errors.
-fn load(yaml: &str) -> Playbook {
-    let mut loaded = Loaded::default();
-    load_bytes(
-        &mut loaded,
-        Path::new("test.yaml"),
-        yaml.as_bytes().to_vec(),
-    );
-    drumbeat::validate::check(&loaded.playbooks, &mut loaded.diagnostics);
-    let errors: Vec<String> = loaded
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == drumbeat::diag::Severity::Error)
-        .map(|d| d.message.clone())
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}\n{yaml}");
-    loaded.playbooks.pop().expect("one playbook")
+/// Compiles a playbook from `yaml`, which must validate without errors.
+fn load(yaml: &str) -> Program {
+    drumbeat::compile::from_text("test.yaml", yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
 }
 
 /// A playbook in `zone` with one console channel `group` (plus `admins`), the given
@@ -581,7 +565,7 @@ fn outside_runs_comes_first_and_does_not_rotate_topics() {
 
 /// Every rotating fire (slot id, instant) from 1970 to `until`, the slow way: whole plans
 /// of 400 days, one after the other.
-fn rotating_history(p: &Playbook, until: DateTime<Utc>) -> Vec<(String, DateTime<Utc>)> {
+fn rotating_history(p: &Program, until: DateTime<Utc>) -> Vec<(String, DateTime<Utc>)> {
     let mut out = Vec::new();
     let mut t = utc("1969-12-30T00:00:00Z");
     while t < until {

@@ -713,11 +713,11 @@ async fn urls_name_the_store() {
 #[tokio::test]
 async fn planned_fires_of_a_playbook_are_recorded_once() {
     use drumbeat::plan::plan;
-    use drumbeat::playbook::load_paths;
-    let loaded = load_paths(&[PathBuf::from("tests/fixtures/valid/spec-example.yaml")]);
-    let playbook = loaded.playbooks.first().expect("the example loads");
+    let path = "tests/fixtures/valid/spec-example.yaml";
+    let text = std::fs::read_to_string(path).unwrap();
+    let program = drumbeat::compile::from_text(path, &text).expect("the example compiles");
     let from = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
-    let p = plan(playbook, from, from + TimeDelta::days(3));
+    let p = plan(&program, from, from + TimeDelta::days(3));
     let fires: Vec<NewFire> = p
         .fires
         .iter()

@@ -13,6 +13,7 @@ const INVALID: &str = "tests/fixtures/invalid";
 
 /// Fixtures that are not named after one code: what each is for and codes it must produce.
 const EXTRA_FIXTURES: &[(&str, &[Code])] = &[
+    ("no-channel-for-caused-messages.yaml", &[Code::NoChannel]),
     (
         "chinese-text-before-fault.yaml",
         &[Code::InvalidValue, Code::InvalidCron, Code::UnknownField],

@@ -1,18 +1,19 @@
 //! What several commands share: loading one valid playbook, reading times.
 
 use crate::cli::CliError;
+use crate::compile::{Program, compile};
 use crate::diag::{Severity, render};
 use crate::playbook::types::{parse_date, parse_local_datetime};
-use crate::playbook::{Loaded, Playbook, load_paths};
+use crate::playbook::{Loaded, load_paths};
 use crate::schedule::time::resolve_local;
 use crate::validate;
 use chrono::{DateTime, NaiveTime, Utc};
 use chrono_tz::Tz;
 use std::path::Path;
 
-/// Loads the one playbook at `path` and checks it. Diagnostics go to stderr; a playbook
+/// Loads the one playbook at `path`, checks it and compiles it. Diagnostics go to stderr; a playbook
 /// with errors is refused with exit 1, unusable input with exit 2.
-pub fn load_one(path: &Path, what: &str) -> Result<Playbook, CliError> {
+pub fn load_one(path: &Path, what: &str) -> Result<Program, CliError> {
     let mut loaded: Loaded = load_paths(&[path.to_path_buf()]);
     validate::check(&loaded.playbooks, &mut loaded.diagnostics);
     loaded.diagnostics.sort();
@@ -28,13 +29,19 @@ pub fn load_one(path: &Path, what: &str) -> Result<Playbook, CliError> {
             "the playbook has errors, so it cannot be {what}"
         )));
     }
-    match loaded.playbooks.len() {
-        1 => Ok(loaded.playbooks.pop().expect("one playbook")),
-        n => Err(usage(&format!(
-            "this command takes one playbook; {} holds {n}",
-            path.display()
-        ))),
-    }
+    let playbook = match loaded.playbooks.len() {
+        1 => loaded.playbooks.pop().expect("one playbook"),
+        n => {
+            return Err(usage(&format!(
+                "this command takes one playbook; {} holds {n}",
+                path.display()
+            )));
+        }
+    };
+    compile(playbook, &loaded.sources).map_err(|diags| {
+        eprint!("{}", render::human(&loaded.sources, &diags.into_vec()));
+        CliError::Failed(format!("the playbook has errors, so it cannot be {what}"))
+    })
 }
 
 /// A usage error (exit 2).

@@ -44,6 +44,8 @@ pub struct Args {
 }
 
 pub fn run<S: Store + Clone>(args: Args) -> Result<(), CliError> {
+    // Warnings (a condition that failed for a member, taken as not met) on stderr.
+    crate::cli::run::init_logs(crate::cli::run::LogFormat::Text, "warn");
     let now = crate::cli::common::time_option("--now", args.now.as_deref(), chrono_tz::UTC)?;
     let text = match &args.input {
         Some(path) => std::fs::read_to_string(path)

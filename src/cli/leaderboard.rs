@@ -30,7 +30,7 @@ pub fn run<S: Store>(args: Args) -> Result<(), CliError> {
     let roster = Roster::<S>::open(&args.store, args.community.as_deref())?;
     let mut out = String::new();
     let mut boards = Vec::new();
-    for p in &roster.playbooks {
+    for p in roster.playbooks() {
         let id = p.community.id.value.as_str();
         let (balances, members) = roster.rt.block_on(async {
             Ok::<_, crate::store::StoreError>((

@@ -93,7 +93,7 @@ pub fn run<S: Store>(args: Args) -> Result<(), CliError> {
     let result = match &args.action {
         Action::List => list(&roster, args.format, at),
         Action::Show { id } => show(&roster, id, args.format, at),
-        Action::Import { file, update, .. } => match roster.playbooks.as_slice() {
+        Action::Import { file, update, .. } => match roster.playbooks().as_slice() {
             [p] => crate::cli::roll::import(&roster, p, file, *update, Utc::now()),
             [] => Err(usage(
                 "the store knows no community yet: give --playbook PATH",
@@ -133,7 +133,7 @@ fn list<S: Store>(
     at: chrono::DateTime<Utc>,
 ) -> Result<(), CliError> {
     let mut all = Vec::new();
-    for p in &roster.playbooks {
+    for p in roster.playbooks() {
         for state in roster.states(p)? {
             all.push(summary(p, &state, at));
         }
@@ -315,7 +315,7 @@ fn keep_playbook<S: Lifecycle + PlaybookArchive>(
     rt.block_on(async {
         let store = S::open(url).await?;
         let kept = KeptPlaybook {
-            community: p.community.id.value.to_string(),
+            community: p.id().to_string(),
             path: path.display().to_string(),
             source: text,
         };

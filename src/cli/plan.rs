@@ -68,7 +68,8 @@ pub enum Format {
 }
 
 pub fn run(args: Args) -> Result<(), CliError> {
-    let playbook = &load_one(&args.playbook, "planned")?;
+    let program = &load_one(&args.playbook, "planned")?;
+    let playbook = program.playbook();
     let tz = playbook.community.timezone;
     let from = time_option("--from", args.from.as_deref(), tz)?;
     let until = match &args.until {
@@ -89,7 +90,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             "the window is longer than 100 years; plan a shorter one",
         ));
     }
-    let planned = plan(playbook, from, until);
+    let planned = plan(program, from, until);
     let events = event_driven(playbook);
     let text = match args.format {
         Format::Table => format::table(playbook, &planned, &events),

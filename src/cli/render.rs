@@ -2,10 +2,10 @@
 
 use crate::cli::CliError;
 use crate::cli::common::{load_one, time_option, usage};
+use crate::compile::Program;
 use crate::diag::suggest;
 use crate::plan::slot_values;
-use crate::playbook::Playbook;
-use crate::template::{Context, Engine, Place, places_of, sample};
+use crate::template::{Context, Place, places_of, sample};
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
 
@@ -40,10 +40,14 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<(), CliError> {
-    let p = load_one(&args.playbook, "rendered")?;
-    let at = time_option("--at", args.at.as_deref(), p.community.timezone)?;
+    let program = load_one(&args.playbook, "rendered")?;
+    let at = time_option(
+        "--at",
+        args.at.as_deref(),
+        program.playbook().community.timezone,
+    )?;
     let text = message(
-        &p,
+        &program,
         &args.template,
         at,
         args.slot.as_deref(),
@@ -55,13 +59,14 @@ pub fn run(args: Args) -> Result<(), CliError> {
 /// Renders template `template` of a valid playbook at `at` for the place that sends it
 /// (or the slot/lottery `slot`), with `--member` values or samples (named on stderr).
 pub(crate) fn message(
-    p: &Playbook,
+    program: &Program,
     template: &str,
     at: DateTime<Utc>,
     slot: Option<&str>,
     member: Option<&Path>,
 ) -> Result<String, CliError> {
-    let engine = Engine::new(p)?;
+    let p = program.playbook();
+    let engine = program.engine();
     if !engine.has_template(template) {
         let mut msg = format!("the playbook has no template `{template}`");
         if let Some(s) = suggest(template, p.templates.keys().map(|k| k.as_str())) {
@@ -93,7 +98,7 @@ pub(crate) fn message(
     }
     match &place {
         Some(place) => {
-            slot_values(p, place, at, &mut ctx);
+            slot_values(program, place, at, &mut ctx);
             let filled = sample::fill(p, place, &mut ctx);
             if !filled.is_empty() {
                 eprintln!(

@@ -390,7 +390,7 @@ pub fn export<S: Store>(
     ];
     let _ = writer.write_record(header);
     let mut count = 0;
-    for p in &roster.playbooks {
+    for p in roster.playbooks() {
         let states = roster.states(p)?;
         for state in states {
             let s = summary(p, &state, at);

@@ -2,11 +2,12 @@
 
 use crate::cli::CliError;
 use crate::cli::common::{open_existing_store, small_runtime, usage, visible};
+use crate::compile::{Program, compile};
+use crate::diag::render;
 use crate::playbook::{Loaded, Playbook, load::load_bytes};
 use crate::rules::engine::State;
 use crate::runtime::intake::rebuild;
 use crate::store::Store;
-use crate::template::Engine;
 use std::path::Path;
 
 /// The ledger reason of the line that records a member taken off the roster.
@@ -16,9 +17,8 @@ pub const REMOVED: &str = "removed";
 pub struct Roster<S> {
     pub rt: tokio::runtime::Runtime,
     pub store: S,
-    pub playbooks: Vec<Playbook>,
-    /// Each playbook's templates, in the same order.
-    engines: Vec<Engine>,
+    /// The playbooks the store keeps, compiled.
+    programs: Vec<Program>,
 }
 
 impl<S: Store> Roster<S> {
@@ -28,30 +28,44 @@ impl<S: Store> Roster<S> {
         let rt = small_runtime()?;
         let store = open_existing_store::<S>(&rt, url)?;
         let kept = rt.block_on(store.playbooks())?;
-        let mut playbooks = Vec::new();
+        let mut programs = Vec::new();
         for kept in kept {
             if community.is_some_and(|c| c != kept.community) {
                 continue;
             }
             let mut loaded = Loaded::default();
             load_bytes(&mut loaded, Path::new(&kept.path), kept.source.into_bytes());
-            playbooks.extend(loaded.playbooks);
+            crate::validate::check(&loaded.playbooks, &mut loaded.diagnostics);
+            let refused = |diags: Vec<crate::diag::Diagnostic>| {
+                eprint!("{}", render::human(&loaded.sources, &diags));
+                CliError::Failed(format!(
+                    "the playbook of `{}` kept in the store does not validate with this drumbeat: run `drumbeat run` with its fixed file",
+                    kept.community
+                ))
+            };
+            if loaded.diagnostics.has_errors() {
+                let diags = std::mem::take(&mut loaded.diagnostics).into_vec();
+                return Err(refused(diags));
+            }
+            for p in std::mem::take(&mut loaded.playbooks) {
+                programs.push(compile(p, &loaded.sources).map_err(|d| refused(d.into_vec()))?);
+            }
         }
         if let Some(c) = community
-            && playbooks.is_empty()
+            && programs.is_empty()
         {
             return Err(usage(&format!("the store knows no community `{c}`")));
-        }
-        let mut engines = Vec::new();
-        for p in &playbooks {
-            engines.push(Engine::new(p)?);
         }
         Ok(Roster {
             rt,
             store,
-            playbooks,
-            engines,
+            programs,
         })
+    }
+
+    /// The playbooks the store keeps (only the one asked for, with `--community`).
+    pub fn playbooks(&self) -> Vec<&Playbook> {
+        self.programs.iter().map(Program::playbook).collect()
     }
 
     /// The community a member belongs to: the one given, else the only one that knows them.
@@ -69,7 +83,7 @@ impl<S: Store> Roster<S> {
 
     fn find_in(&self, member: &str, removed_too: bool) -> Result<&Playbook, CliError> {
         let mut found = Vec::new();
-        for p in &self.playbooks {
+        for p in self.playbooks() {
             let known = self
                 .rt
                 .block_on(self.store.member(p.community.id.value.as_str(), member))?;
@@ -81,7 +95,7 @@ impl<S: Store> Roster<S> {
         if found.is_empty() {
             // The line that records a removal, per community that removed them.
             let mut removals = Vec::new();
-            for p in &self.playbooks {
+            for p in self.playbooks() {
                 let id = p.community.id.value.as_str();
                 let lines = self.rt.block_on(self.store.ledger(id, member))?;
                 if let Some(l) = lines.iter().rev().find(|l| l.reason == REMOVED) {
@@ -117,14 +131,12 @@ impl<S: Store> Roster<S> {
 
     /// A member's state, rebuilt from their events and ledger.
     pub fn state(&self, p: &Playbook, member: &str) -> Result<State, CliError> {
-        let i = self
-            .playbooks
+        let program = self
+            .programs
             .iter()
-            .position(|x| std::ptr::eq(x, p))
+            .find(|x| std::ptr::eq(x.playbook(), p))
             .expect("a playbook of this roster");
-        Ok(self
-            .rt
-            .block_on(rebuild(&self.store, p, &self.engines[i], member))?)
+        Ok(self.rt.block_on(rebuild(&self.store, program, member))?)
     }
 
     /// Every member of a community with their state, by id.

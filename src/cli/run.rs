@@ -114,7 +114,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         }
     };
     let began = clock.now();
-    init_logs(args.log_format);
+    init_logs(args.log_format, "info");
     let mut options =
         Options::new().map_err(|e| usage(&format!("cannot start the HTTP client: {e}")))?;
     let now_of = clock.clone();
@@ -217,10 +217,10 @@ fn listen_for_signals(tx: mpsc::UnboundedSender<Control>) -> std::io::Result<()>
     Ok(())
 }
 
-/// Logs go to stderr; `DRUMBEAT_LOG` filters them (default `info`).
-fn init_logs(format: LogFormat) {
+/// Logs go to stderr; `DRUMBEAT_LOG` filters them (default `level`).
+pub(crate) fn init_logs(format: LogFormat, level: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("DRUMBEAT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_env("DRUMBEAT_LOG").unwrap_or_else(|_| EnvFilter::new(level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

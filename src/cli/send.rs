@@ -37,10 +37,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<(), CliError> {
-    let p = load_one(&args.playbook, "sent")?;
+    let program = load_one(&args.playbook, "sent")?;
+    let p = program.playbook();
     let at = time_option("--at", args.at.as_deref(), p.community.timezone)?;
     let text = match &args.template {
-        Some(t) => super::render::message(&p, t, at, None, args.member.as_deref())?,
+        Some(t) => super::render::message(&program, t, at, None, args.member.as_deref())?,
         None => format!(
             "【drumbeat】测试消息:「{}」的通道 {} 已连通。",
             p.community.name, args.channel
@@ -49,7 +50,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let options =
         Options::new().map_err(|e| usage(&format!("cannot start the HTTP client: {e}")))?;
     let env = |name: &str| std::env::var(name).ok();
-    let ch = channel::build(&p, &args.channel, &env, &options).map_err(CliError::Channels)?;
+    let ch = channel::build(p, &args.channel, &env, &options).map_err(CliError::Channels)?;
     let community = p.community.id.value.as_str();
     let msg = Outgoing {
         text,

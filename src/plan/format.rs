@@ -1,8 +1,9 @@
 //! A plan as a table for people, as JSON for programs, and as an iCalendar file for
 //! calendar apps.
 
+use crate::compile::Source;
 use crate::plan::events::EventDriven;
-use crate::plan::planner::{Fire, Plan, Reason, Source};
+use crate::plan::planner::{Fire, Plan, Reason};
 use crate::playbook::model::Playbook;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;

@@ -11,6 +11,7 @@ pub mod format;
 pub mod planner;
 mod slot;
 
+pub use crate::compile::Source;
 pub use events::{EventDriven, event_driven};
-pub use planner::{Fire, Plan, Reason, Source, Status, plan, topic_at};
+pub use planner::{Fire, Plan, Reason, Status, plan, topic_at};
 pub use slot::slot_values;

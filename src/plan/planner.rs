@@ -8,10 +8,12 @@
 //! counts from the start of each local day, so the plan looks at whole local days around
 //! the window and only then keeps the fires inside it.
 
-use crate::playbook::model::{Playbook, Ref, Runs, Slot, When};
-use crate::playbook::types::{Cron, DateRange, Duration, Id, TimeWindow};
-use crate::schedule::days::{DayCounter, DayRule};
-use crate::schedule::phases::{PhaseWindow, phase_windows};
+use crate::compile::items::{Effect, Item, Scope};
+use crate::compile::{Program, Source};
+use crate::playbook::model::Runs;
+use crate::playbook::types::Duration;
+use crate::policy::{DailyCounts, Policy};
+use crate::schedule::days::DayCounter;
 use crate::schedule::time::{each_instant, local_date, resolve_local_tz};
 use chrono::{DateTime, Days, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -52,62 +54,6 @@ pub struct Fire<'a> {
     /// Moved to this time by a calendar entry.
     pub moved: bool,
     pub status: Status,
-}
-
-/// Where a fire comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Source<'a> {
-    /// A content slot.
-    Content {
-        slot: &'a str,
-    },
-    /// A slot added by a calendar entry (`add`).
-    Calendar {
-        slot: &'a str,
-    },
-    /// A slot of an activity's phase.
-    Phase {
-        activity: &'a str,
-        phase: &'a str,
-        slot: &'a str,
-    },
-    Lottery {
-        lottery: &'a str,
-    },
-}
-
-impl<'a> Source<'a> {
-    /// `content`, `calendar`, `phase` or `lottery`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Source::Content { .. } => "content",
-            Source::Calendar { .. } => "calendar",
-            Source::Phase { .. } => "phase",
-            Source::Lottery { .. } => "lottery",
-        }
-    }
-
-    /// The slot's or lottery's id.
-    pub fn id(&self) -> &'a str {
-        match *self {
-            Source::Content { slot } | Source::Calendar { slot } | Source::Phase { slot, .. } => {
-                slot
-            }
-            Source::Lottery { lottery } => lottery,
-        }
-    }
-
-    /// The id with its activity and phase for phase slots: `activity/phase/slot`.
-    pub fn path(&self) -> String {
-        match self {
-            Source::Phase {
-                activity,
-                phase,
-                slot,
-            } => format!("{activity}/{phase}/{slot}"),
-            other => other.id().to_string(),
-        }
-    }
 }
 
 /// Whether a fire is sent.
@@ -188,11 +134,11 @@ impl Fire<'_> {
     }
 }
 
-/// Plans every fire of `playbook` in `[from, until)`.
-///
-/// A slot, activity or lottery with no channel to send to (an error `validate` reports) is
-/// left out, as is a phase whose start cannot be known.
-pub fn plan<'a>(playbook: &'a Playbook, from: DateTime<Utc>, until: DateTime<Utc>) -> Plan<'a> {
+/// Plans every fire of `program` in `[from, until)`. A phase whose start cannot be known
+/// has no fires (validation says why); every other item goes to the channel it resolved to
+/// when the playbook was compiled.
+pub fn plan<'a>(program: &'a Program, from: DateTime<Utc>, until: DateTime<Utc>) -> Plan<'a> {
+    let playbook = program.playbook();
     let tz = playbook.community.timezone;
     let mut plan = Plan {
         community: playbook.community.id.value.as_str(),
@@ -204,7 +150,7 @@ pub fn plan<'a>(playbook: &'a Playbook, from: DateTime<Utc>, until: DateTime<Utc
     if until <= from {
         return plan;
     }
-    let cx = Context::new(playbook);
+    let cx = Context::new(program);
     // Whole local days around the window: the daily limit of a fire depends on the fires
     // earlier that day, and a gap can carry a fire into the next day. One more day at each
     // end covers zones that fall back across midnight and so revisit the day before.
@@ -251,12 +197,11 @@ pub fn plan<'a>(playbook: &'a Playbook, from: DateTime<Utc>, until: DateTime<Utc
     plan.fires.reserve_exact(end - start);
 
     let mut limits = DailyCounts::new(cx.channels);
-    let quiet = playbook.content.quiet_hours.as_ref().map(|q| q.value);
     // Fires before the window still count toward their day's limit; none after it can.
     for (i, c) in cands[..end].iter().enumerate() {
         let item = &cx.items[c.item as usize];
         let local = c.at.fixed_offset();
-        let status = status_of(&cx, item, c, local, quiet, &mut limits);
+        let status = status_of(&cx, item, c, local, &mut limits);
         if i < start {
             continue;
         }
@@ -284,24 +229,22 @@ fn status_of(
     item: &Item<'_>,
     c: &Candidate<'_>,
     local: DateTime<FixedOffset>,
-    quiet: Option<TimeWindow>,
     limits: &mut DailyCounts,
 ) -> Status {
-    if !cx.runs.contains(c.scheduled.date()) {
+    let policy = cx.policy;
+    if !policy.runs_on(c.scheduled.date()) {
         return Status::Suppressed(Reason::OutsideRuns);
     }
     if c.skipped {
         return Status::Suppressed(Reason::CalendarSkip);
     }
-    if quiet.is_some_and(|q| q.contains(local.time())) {
+    if policy.is_quiet(local.time()) {
         return Status::Suppressed(Reason::QuietHours);
     }
-    if let Some(limit) = cx.daily_limit {
-        let count = limits.get(item.channel_index, local.date_naive());
-        if *count >= limit {
-            return Status::Suppressed(Reason::DailyLimit);
-        }
-        *count += 1;
+    if let Some(limit) = policy.daily_limit()
+        && !limits.admit(limit, item.channel_index, local.date_naive())
+    {
+        return Status::Suppressed(Reason::DailyLimit);
     }
     Status::Planned
 }
@@ -311,8 +254,8 @@ fn status_of(
 /// two fires, that is the topic of the next one; at an instant where the slot fires twice
 /// (two of its times in one DST gap), the first one's. `None` when no slot has that id or it
 /// has no topics.
-pub fn topic_at<'a>(playbook: &'a Playbook, slot: &str, at: DateTime<Utc>) -> Option<&'a str> {
-    let cx = Context::new(playbook);
+pub fn topic_at<'a>(program: &'a Program, slot: &str, at: DateTime<Utc>) -> Option<&'a str> {
+    let cx = Context::new(program);
     let item = cx
         .items
         .iter()
@@ -362,157 +305,24 @@ pub(crate) struct Occurrence {
     pub skipped: bool,
 }
 
-/// Fires counted so far per channel and local day. Fires come in time order, so the day
-/// looked for is nearly always the last one seen; older days are kept because a zone that
-/// falls back across midnight revisits the day before.
-struct DailyCounts {
-    per_channel: Vec<Vec<(NaiveDate, u32)>>,
-}
-
-impl DailyCounts {
-    fn new(channels: usize) -> Self {
-        DailyCounts {
-            per_channel: vec![Vec::new(); channels],
-        }
-    }
-
-    fn get(&mut self, channel: usize, day: NaiveDate) -> &mut u32 {
-        let days = &mut self.per_channel[channel];
-        let pos = match days.iter().rposition(|(d, _)| *d == day) {
-            Some(p) => p,
-            None => {
-                days.push((day, 0));
-                days.len() - 1
-            }
-        };
-        &mut days[pos].1
-    }
-}
-
-/// What a calendar entry does to a slot on one of its dates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Effect {
-    Skip,
-    Move(NaiveTime),
-}
-
-/// Where an item may fire.
-#[derive(Debug, Clone, Copy)]
-enum Scope<'a> {
-    /// Every date (content slots and lotteries; `runs` is a status, not a scope).
-    Always,
-    /// Only on a calendar entry's dates.
-    Dates(&'a [crate::source::Spanned<DateRange>]),
-    /// Only inside a phase's window.
-    Phase(PhaseWindow),
-}
-
-/// Something that fires on a schedule, ready to plan.
-struct Item<'a> {
-    rule: DayRule<'a>,
-    times: Vec<NaiveTime>,
-    real_time: bool,
-    scope: Scope<'a>,
-    /// Calendar skips and moves for this slot, in the order written.
-    calendar: Vec<(DateRange, Effect)>,
-    source: Source<'a>,
-    channel: &'a str,
-    channel_index: usize,
-    assist: Option<&'a str>,
-    template: &'a str,
-    topics: &'a [String],
-    grace: Duration,
-}
-
-impl Item<'_> {
-    fn effect_on(&self, d: NaiveDate) -> Option<Effect> {
-        let mut found = None;
-        for (range, effect) in &self.calendar {
-            if range.contains(d) {
-                match effect {
-                    Effect::Skip => return Some(Effect::Skip),
-                    Effect::Move(_) if found.is_none() => found = Some(*effect),
-                    Effect::Move(_) => {}
-                }
-            }
-        }
-        found
-    }
-}
-
 /// A playbook prepared for planning.
 struct Context<'a> {
     tz: Tz,
     runs: Runs,
-    daily_limit: Option<u32>,
+    policy: &'a Policy,
     channels: usize,
-    items: Vec<Item<'a>>,
+    items: &'a [Item<'a>],
 }
 
 impl<'a> Context<'a> {
-    fn new(p: &'a Playbook) -> Self {
-        let tz = p.community.timezone;
-        let mut items = Vec::new();
-        for s in &p.content.slots {
-            let source = Source::Content {
-                slot: s.id.value.as_str(),
-            };
-            items.extend(item_of(
-                p,
-                Spec::slot(s, s.channel.as_ref(), Scope::Always, source),
-            ));
-        }
-        for entry in &p.content.calendar {
-            for s in &entry.add {
-                let source = Source::Calendar {
-                    slot: s.id.value.as_str(),
-                };
-                let scope = Scope::Dates(&entry.dates);
-                items.extend(item_of(p, Spec::slot(s, s.channel.as_ref(), scope, source)));
-            }
-        }
-        for a in &p.activities {
-            for (phase, window) in a.phases.iter().zip(phase_windows(a, tz)) {
-                let Some(window) = window else { continue };
-                for s in &phase.slots {
-                    let source = Source::Phase {
-                        activity: a.id.value.as_str(),
-                        phase: phase.id.value.as_str(),
-                        slot: s.id.value.as_str(),
-                    };
-                    let channel = s.channel.as_ref().or(a.channel.as_ref());
-                    items.extend(item_of(
-                        p,
-                        Spec::slot(s, channel, Scope::Phase(window), source),
-                    ));
-                }
-            }
-        }
-        for l in &p.rewards.lotteries {
-            items.extend(item_of(
-                p,
-                Spec {
-                    schedule: schedule_of_cron(&l.cron.value),
-                    channel: l.channel.as_ref(),
-                    scope: Scope::Always,
-                    source: Source::Lottery {
-                        lottery: l.id.value.as_str(),
-                    },
-                    slot: None,
-                    template: &l.template.value,
-                    grace: l.grace,
-                },
-            ));
-        }
+    fn new(program: &'a Program) -> Self {
+        let p = program.playbook();
         Context {
-            tz,
-            runs: p.community.runs.as_ref().map(|r| r.value).unwrap_or(Runs {
-                from: None,
-                until: None,
-            }),
-            daily_limit: p.content.daily_limit,
+            tz: p.community.timezone,
+            runs: program.policy().runs(),
+            policy: program.policy(),
             channels: p.channels.len(),
-            items,
+            items: program.items(),
         }
     }
 
@@ -724,117 +534,5 @@ fn transition_dates(tz: Tz, a: NaiveDate, b: NaiveDate) -> Vec<NaiveDate> {
         off = next_off;
     }
     out.dedup();
-    out
-}
-
-/// What an item is made from.
-struct Spec<'a> {
-    schedule: Schedule<'a>,
-    channel: Option<&'a Ref>,
-    scope: Scope<'a>,
-    source: Source<'a>,
-    slot: Option<&'a Slot>,
-    template: &'a Id,
-    grace: Option<Duration>,
-}
-
-impl<'a> Spec<'a> {
-    fn slot(s: &'a Slot, channel: Option<&'a Ref>, scope: Scope<'a>, source: Source<'a>) -> Self {
-        Spec {
-            schedule: schedule_of(&s.when.value),
-            channel,
-            scope,
-            source,
-            slot: Some(s),
-            template: &s.template.value,
-            grace: s.grace,
-        }
-    }
-}
-
-fn item_of<'a>(p: &'a Playbook, spec: Spec<'a>) -> Option<Item<'a>> {
-    let channel = p.channel_for(spec.channel)?;
-    let channel_index = p.channels.get_index_of(channel)?;
-    let calendar = match (spec.slot, spec.scope) {
-        (Some(s), Scope::Always | Scope::Phase(_)) => calendar_of(p, &s.id.value),
-        _ => Vec::new(),
-    };
-    Some(Item {
-        rule: spec.schedule.rule,
-        times: spec.schedule.times,
-        real_time: spec.schedule.real_time,
-        scope: spec.scope,
-        calendar,
-        source: spec.source,
-        channel: channel.as_str(),
-        channel_index,
-        assist: p
-            .channels
-            .get(channel)
-            .and_then(|c| c.assist.as_ref())
-            .map(|a| a.value.as_str()),
-        template: spec.template.as_str(),
-        topics: spec.slot.map(|s| s.topics.as_slice()).unwrap_or(&[]),
-        grace: p.grace(spec.grace),
-    })
-}
-
-/// The day rule, times of day and real-time flag of a schedule.
-struct Schedule<'a> {
-    rule: DayRule<'a>,
-    times: Vec<NaiveTime>,
-    real_time: bool,
-}
-
-fn schedule_of(when: &When) -> Schedule<'_> {
-    match when {
-        When::At { time, days } => Schedule {
-            rule: DayRule::weekly(days),
-            times: vec![time.0],
-            real_time: false,
-        },
-        When::Cron(c) => schedule_of_cron(c),
-    }
-}
-
-fn schedule_of_cron(c: &Cron) -> Schedule<'_> {
-    let pat = &c.cron.pattern;
-    let mut times = Vec::new();
-    for h in 0..24u32 {
-        if !pat.hour_match(h).unwrap_or(false) {
-            continue;
-        }
-        for m in 0..60u32 {
-            if pat.minute_match(m).unwrap_or(false) {
-                times.push(NaiveTime::from_hms_opt(h, m, 0).expect("valid time"));
-            }
-        }
-    }
-    Schedule {
-        rule: DayRule::cron(c),
-        times,
-        real_time: c.real_time,
-    }
-}
-
-/// The calendar's skips and moves of slot `id`, in the order written.
-fn calendar_of(p: &Playbook, id: &Id) -> Vec<(DateRange, Effect)> {
-    let mut out = Vec::new();
-    for entry in &p.content.calendar {
-        let skip = entry.skip.iter().any(|s| s.value == *id);
-        let moved = entry
-            .moves
-            .iter()
-            .find(|(s, _)| s.value == *id)
-            .map(|(_, t)| t.0);
-        for r in &entry.dates {
-            if skip {
-                out.push((r.value, Effect::Skip));
-            }
-            if let Some(t) = moved {
-                out.push((r.value, Effect::Move(t)));
-            }
-        }
-    }
     out
 }

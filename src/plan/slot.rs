@@ -1,19 +1,21 @@
 //! The values a slot message has beyond what every message has.
 
+use crate::compile::Program;
 use crate::plan::topic_at;
-use crate::playbook::model::{Playbook, SlotHome};
+use crate::playbook::model::SlotHome;
 use crate::schedule::phase_windows;
 use crate::template::{Context, Place};
 use chrono::{DateTime, Utc};
 
 /// `slot`, `topic`, `phase` and `activity` for a slot place.
-pub fn slot_values(p: &Playbook, place: &Place, at: DateTime<Utc>, ctx: &mut Context) {
+pub fn slot_values(program: &Program, place: &Place, at: DateTime<Utc>, ctx: &mut Context) {
+    let p = program.playbook();
     let Place::Slot { slot, topics, .. } = place else {
         return;
     };
     ctx.set("slot", slot);
     if *topics {
-        let topic = topic_at(p, slot, at).or_else(|| {
+        let topic = topic_at(program, slot, at).or_else(|| {
             p.all_slots()
                 .find(|(_, s)| s.id.value.as_str() == slot)
                 .and_then(|(_, s)| s.topics.first().map(String::as_str))

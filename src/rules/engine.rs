@@ -3,9 +3,10 @@
 use super::activity::{Activity, Stats};
 use super::member::{Member, Status};
 use super::points::{Award, Ledger, Reason, tier_of};
+use crate::compile::{ConditionFailed, Program};
 use crate::events::{Event, Kind};
 use crate::playbook::model::{Penalty, Playbook, RequirementKind, Rule};
-use crate::template::{Context, Engine, Place};
+use crate::template::{Context, Place};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -116,6 +117,9 @@ pub struct Outcome {
     /// Refused by this event, with the unmet requirements' ids.
     pub refused: Vec<String>,
     pub offences: Vec<Offence>,
+    /// Conditions that could not be evaluated: each held as not met, and reported with
+    /// where it is written.
+    pub problems: Vec<ConditionFailed>,
 }
 
 /// Facts about the community an event may need: how many members it has now.
@@ -125,35 +129,51 @@ pub struct Census {
 }
 
 /// The values every member-facing message and condition sees: `community`, `rules`,
-/// `now`, `member`, `stats` and `segments`.
-pub fn context(p: &Playbook, engine: &Engine, state: &State, at: DateTime<Utc>) -> Context {
-    let mut ctx = engine.context(at);
+/// `now`, `member`, `stats` and `segments`. A segment whose condition fails to evaluate
+/// is left out, and the failure added to `problems`.
+pub fn context(
+    program: &Program,
+    state: &State,
+    at: DateTime<Utc>,
+    problems: &mut Vec<ConditionFailed>,
+) -> Context {
+    let p = program.playbook();
+    let mut ctx = program.engine().context(at);
     ctx.set("member", state.member_value(p));
     ctx.set("stats", state.stats(p, at));
-    let segments = segments(p, engine, &ctx);
+    let segments = segments(program, &ctx, problems);
     ctx.set("segments", segments);
     ctx
 }
 
-/// The ids of the segments whose condition holds in `ctx`. A condition that fails to
-/// evaluate does not hold.
-fn segments(p: &Playbook, engine: &Engine, ctx: &Context) -> Vec<String> {
-    p.segments
-        .iter()
-        .filter(|s| engine.holds(&s.when.source.value, ctx).unwrap_or(false))
-        .map(|s| s.id.value.to_string())
-        .collect()
+/// The ids of the segments whose condition holds in `ctx`.
+fn segments(program: &Program, ctx: &Context, problems: &mut Vec<ConditionFailed>) -> Vec<String> {
+    let mut ids = Vec::new();
+    for (i, s) in program.playbook().segments.iter().enumerate() {
+        if holds(program, program.segment_condition(i), ctx, problems) {
+            ids.push(s.id.value.to_string());
+        }
+    }
+    ids
+}
+
+/// Whether a condition holds; one that fails to evaluate does not, and is reported.
+pub fn holds(
+    program: &Program,
+    c: crate::compile::ConditionId,
+    ctx: &Context,
+    problems: &mut Vec<ConditionFailed>,
+) -> bool {
+    program.holds(c, ctx).unwrap_or_else(|e| {
+        problems.push(e);
+        false
+    })
 }
 
 /// Grants each badge whose condition holds now and that the member does not have yet:
 /// once, even if the condition lapses and holds again. Answers whether any was granted.
-pub fn grant_badges(
-    p: &Playbook,
-    engine: &Engine,
-    state: &mut State,
-    at: DateTime<Utc>,
-    out: &mut Outcome,
-) {
+pub fn grant_badges(program: &Program, state: &mut State, at: DateTime<Utc>, out: &mut Outcome) {
+    let p = program.playbook();
     if state.member.status != Status::Member
         || p.rewards
             .badges
@@ -162,11 +182,11 @@ pub fn grant_badges(
     {
         return;
     }
-    let ctx = context(p, engine, state, at);
-    for b in &p.rewards.badges {
+    let ctx = context(program, state, at, &mut out.problems);
+    for (i, b) in p.rewards.badges.iter().enumerate() {
         let what = format!("badge:{}", b.id.value);
         if state.milestones.contains(&what)
-            || !engine.holds(&b.when.source.value, &ctx).unwrap_or(false)
+            || !holds(program, program.badge_condition(i), &ctx, &mut out.problems)
         {
             continue;
         }
@@ -188,13 +208,8 @@ pub fn grant_badges(
 }
 
 /// Applies one member event to its member's state.
-pub fn apply(
-    p: &Playbook,
-    engine: &Engine,
-    state: &mut State,
-    event: &Event,
-    census: Census,
-) -> Outcome {
+pub fn apply(program: &Program, state: &mut State, event: &Event, census: Census) -> Outcome {
+    let p = program.playbook();
     let at = event.at.with_timezone(&Utc);
     let tz = p.community.timezone;
     let mut out = Outcome::default();
@@ -301,7 +316,7 @@ pub fn apply(
         }
     }
     announce_tier(p, state, &mut out);
-    grant_badges(p, engine, state, at, &mut out);
+    grant_badges(program, state, at, &mut out);
     out
 }
 
@@ -599,12 +614,13 @@ fn silent_for(state: &State, at: DateTime<Utc>) -> Option<chrono::TimeDelta> {
 /// The daily sweep of one member at `at`: badges whose condition came to hold with time,
 /// the recall message once per silent stretch, and the elimination warning and then the
 /// elimination of those silent past the limit.
-pub fn sweep(p: &Playbook, engine: &Engine, state: &mut State, at: DateTime<Utc>) -> Outcome {
+pub fn sweep(program: &Program, state: &mut State, at: DateTime<Utc>) -> Outcome {
+    let p = program.playbook();
     let mut out = Outcome::default();
     if state.member.status != Status::Member {
         return out;
     }
-    grant_badges(p, engine, state, at, &mut out);
+    grant_badges(program, state, at, &mut out);
     let Some(silent) = silent_for(state, at) else {
         return out;
     };

@@ -185,7 +185,8 @@ async fn run_on<S: Store + Clone + 'static>(
         let delivery = delivery.clone();
         Arc::new(
             Intake::new(store.clone(), communities.clone())
-                .with_waker(Arc::new(move |queue, at| delivery.wake(queue, at))),
+                .with_waker(Arc::new(move |queue, at| delivery.wake(queue, at)))
+                .with_metrics(metrics.clone()),
         )
     };
     scheduler.intake = Some(intake.clone());

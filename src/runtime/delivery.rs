@@ -519,7 +519,7 @@ impl<S: Outbox> Worker<S> {
                 source: row.source.clone(),
                 at: row.scheduled_at,
                 community_id: row.community.clone(),
-                community_name: community.playbook.community.name.clone(),
+                community_name: community.playbook().community.name.clone(),
                 parts_sent: row.parts_sent as usize,
                 gate: gate.clone(),
             };

@@ -9,15 +9,14 @@
 
 use super::delivery::Communities;
 use super::program::Community;
+use crate::compile::{ConditionFailed, Program};
 use crate::events::{Event, Kind};
 use crate::playbook::model::Penalty;
 use crate::rules::engine::{self, Census, Message, Outcome, State};
 use crate::rules::{Reason, Status};
-use crate::schedule::time::resolve_local;
 use crate::store::members::{Draw, Effects, LedgerLine, Milestone, OffenceLine};
 use crate::store::{NewFire, Problem, Queue, Store, StoreError};
-use crate::template::Engine;
-use chrono::{DateTime, Days, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::{Mutex, MutexGuard, Notify, oneshot};
@@ -74,6 +73,8 @@ pub struct Intake<S> {
     warm: std::sync::Mutex<HashSet<String>>,
     /// Told of each message recorded, so its channel's worker wakes for it.
     waker: Option<Waker>,
+    /// Where conditions that failed are counted.
+    metrics: Option<Arc<super::metrics::Metrics>>,
 }
 
 type Waiting = (
@@ -97,6 +98,33 @@ impl<S: Store> Intake<S> {
             turn: Notify::new(),
             warm: std::sync::Mutex::new(HashSet::new()),
             waker: None,
+            metrics: None,
+        }
+    }
+
+    /// Counts in `metrics` the conditions that fail.
+    pub fn with_metrics(mut self, metrics: Arc<super::metrics::Metrics>) -> Intake<S> {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Logs and counts conditions of `c` that could not be evaluated for `member`.
+    fn report(&self, c: &Community, member: &str, problems: &[ConditionFailed]) {
+        if problems.is_empty() {
+            return;
+        }
+        for problem in problems {
+            tracing::warn!(
+                community = %c.id(),
+                member = %member,
+                at = %problem.at,
+                condition = %problem.condition,
+                error = %problem.error,
+                "a condition could not be evaluated; taken as not met"
+            );
+        }
+        if let Some(m) = &self.metrics {
+            m.condition_failures(c.id(), problems.len() as u64);
         }
     }
 
@@ -274,10 +302,6 @@ impl<S: Store> Intake<S> {
         let Some(member) = event.member.clone() else {
             return Ok(());
         };
-        // Checked before the batch was taken.
-        let Ok(templates) = c.engine() else {
-            return Ok(());
-        };
         if event.kind == Kind::Referral
             && let Some(referred) = event.data.get("referred").and_then(|v| v.as_str())
         {
@@ -289,7 +313,7 @@ impl<S: Store> Intake<S> {
             }
         }
         // Only admissions need the head count, and only where there is a capacity.
-        let census = if c.playbook.community.capacity.is_some()
+        let census = if c.playbook().community.capacity.is_some()
             && matches!(
                 event.kind,
                 Kind::JoinRequest | Kind::TaskDone | Kind::Payment
@@ -301,7 +325,8 @@ impl<S: Store> Intake<S> {
             Census::default()
         };
         let state = self.state(states, touched, c, &member).await?;
-        let outcome = engine::apply(&c.playbook, templates, state, event, census);
+        let outcome = engine::apply(&c.program, state, event, census);
+        self.report(c, &member, &outcome.problems);
         effects.members.push(state.member.clone());
         let referrer = outcome
             .admitted
@@ -312,7 +337,7 @@ impl<S: Store> Intake<S> {
         record(c, &state, &cause, &outcome, now, effects);
         if let Some(referrer) = referrer {
             let r = self.state(states, touched, c, &referrer).await?;
-            let credit = engine::credit_referral(&c.playbook, r, event.at.with_timezone(&Utc));
+            let credit = engine::credit_referral(c.playbook(), r, event.at.with_timezone(&Utc));
             let r = r.clone();
             record(c, &r, &cause, &credit, now, effects);
         }
@@ -360,15 +385,10 @@ impl<S: Store> Intake<S> {
                 ));
                 continue;
             };
-            if let Err(err) = c.engine() {
-                reasons.push(format!(
-                    "event {i} (`{}`): community `{}`: {err}",
-                    e.id, e.community
-                ));
-            }
             if let Kind::Custom(t) = &e.kind {
-                let named = c.playbook.rewards.points.iter().any(|r| r.on.value == *t)
-                    || c.playbook.rewards.streaks.iter().any(|r| r.on.value == *t);
+                let p = c.playbook();
+                let named = p.rewards.points.iter().any(|r| r.on.value == *t)
+                    || p.rewards.streaks.iter().any(|r| r.on.value == *t);
                 if !named {
                     reasons.push(format!(
                         "event {i} (`{}`): `type`: unknown event type `{t}` (not a built-in type, and no points rule of `{}` names it)",
@@ -407,10 +427,7 @@ impl<S: Store> Intake<S> {
         if !touched.contains_key(&key) {
             let state = match states.get(&key) {
                 Some(s) => s.clone(),
-                None => match c.engine() {
-                    Ok(templates) => rebuild(&self.store, &c.playbook, templates, member).await?,
-                    Err(_) => State::new(c.id(), member),
-                },
+                None => rebuild(&self.store, &c.program, member).await?,
             };
             touched.insert(key.clone(), state);
         }
@@ -422,14 +439,15 @@ impl<S: Store> Intake<S> {
 /// truth for who they are (admission depended on facts of its own moment).
 pub async fn rebuild<S: Store>(
     store: &S,
-    p: &crate::playbook::Playbook,
-    templates: &Engine,
+    program: &Program,
     member: &str,
 ) -> Result<State, StoreError> {
-    let id = p.community.id.value.as_str();
+    let p = program.playbook();
+    let id = program.id();
     let mut state = State::new(id, member);
     for event in store.events_of(id, member).await? {
-        engine::apply(p, templates, &mut state, &event, Census::default());
+        // Conditions that fail were reported when the event was first applied.
+        engine::apply(program, &mut state, &event, Census::default());
     }
     // Referral credits: lines in the ledger without an event of this member.
     let lines = store.ledger(id, member).await?;
@@ -451,10 +469,10 @@ pub async fn rebuild<S: Store>(
 /// its members, replayed in memory (what `rebuild` does member by member).
 pub async fn rebuild_all<S: Store>(
     store: &S,
-    p: &crate::playbook::Playbook,
-    templates: &Engine,
+    program: &Program,
 ) -> Result<HashMap<String, State>, StoreError> {
-    let id = p.community.id.value.as_str();
+    let p = program.playbook();
+    let id = program.id();
     let mut states: HashMap<String, State> = HashMap::new();
     for event in store.all_events(id).await? {
         let Some(member) = event.member.clone() else {
@@ -463,7 +481,7 @@ pub async fn rebuild_all<S: Store>(
         let state = states
             .entry(member.clone())
             .or_insert_with(|| State::new(id, &member));
-        engine::apply(p, templates, state, &event, Census::default());
+        engine::apply(program, state, &event, Census::default());
     }
     let mut sums: HashMap<String, i64> = HashMap::new();
     for line in store.all_ledger(id).await? {
@@ -616,16 +634,9 @@ fn record(
             at,
         });
     }
-    if outcome.messages.is_empty() {
-        return;
-    }
-    let Ok(templates) = c.engine() else {
-        return;
-    };
     for message in &outcome.messages {
         effects.fires.push(compose(
             c,
-            templates,
             state,
             cause,
             message,
@@ -638,24 +649,24 @@ fn record(
 /// the quiet hours end if it falls inside them.
 fn compose(
     c: &Community,
-    engine: &Engine,
     state: &State,
     cause: &Cause<'_>,
     message: &Message,
     at: DateTime<Utc>,
 ) -> NewFire {
-    let p = &c.playbook;
-    let mut ctx = engine::context(p, engine, state, at);
+    let engine = c.engine();
+    // Segment conditions that fail here failed the same way for the outcome, and were
+    // reported with it.
+    let mut ctx = engine::context(&c.program, state, at, &mut Vec::new());
     for (name, value) in &message.values {
         ctx.set(name, value);
     }
     let key = format!("{}/{}", cause.key, message.what);
-    let channel = message
-        .channel
-        .clone()
-        .or_else(|| p.channel_for(None).map(|id| id.as_str().to_string()))
-        .unwrap_or_default();
-    let (scheduled_at, outside) = within_runs(p, at);
+    let channel = match &message.channel {
+        Some(channel) => channel.clone(),
+        None => c.program.default_channel().as_str().to_string(),
+    };
+    let (scheduled_at, outside) = c.program.policy().caused(at);
     let rendered = match &message.text {
         Some(text) => Ok(text.clone()),
         None => engine.render(&message.template, &ctx),
@@ -691,52 +702,6 @@ fn compose(
     }
 }
 
-/// When a message an event caused at `at` goes out, as nothing is sent outside
-/// `community.runs`: held until `runs.from` begins if it came before, then out of the quiet
-/// hours. When that falls after `runs.until`, it is not sent at all: the reason comes second.
-fn within_runs(
-    p: &crate::playbook::Playbook,
-    at: DateTime<Utc>,
-) -> (DateTime<Utc>, Option<String>) {
-    let tz = p.community.timezone;
-    let runs = p.community.runs.as_ref().map(|r| &r.value);
-    let mut at = at;
-    if let Some(from) = runs.and_then(|r| r.from)
-        && crate::schedule::time::local_date(tz, at) < from
-    {
-        at = resolve_local(tz, from.and_time(chrono::NaiveTime::MIN));
-    }
-    let at = after_quiet_hours(p, at);
-    match runs.and_then(|r| r.until) {
-        Some(until) if crate::schedule::time::local_date(tz, at) > until => (
-            at,
-            Some(format!(
-                "not sent: it came after the community's runs ended ({until}); nothing is sent \
-                 outside `runs`"
-            )),
-        ),
-        _ => (at, None),
-    }
-}
-
-/// `at`, or the end of the quiet hours when `at` falls inside them: messages caused by
-/// events are held, not dropped.
-fn after_quiet_hours(p: &crate::playbook::Playbook, at: DateTime<Utc>) -> DateTime<Utc> {
-    let Some(quiet) = &p.content.quiet_hours else {
-        return at;
-    };
-    let tz = p.community.timezone;
-    let local = at.with_timezone(&tz);
-    if !quiet.value.contains(local.time()) {
-        return at;
-    }
-    let mut end = local.date_naive().and_time(quiet.value.end.0);
-    if end <= local.naive_local() {
-        end = end.checked_add_days(Days::new(1)).unwrap_or(end);
-    }
-    resolve_local(tz, end)
-}
-
 impl<S: Store> Intake<S> {
     /// Draws lottery `l` of `c` at `at` among the members eligible then, and records the
     /// draw with its seed (a draw already recorded for that instant is reused). Answers the
@@ -767,26 +732,23 @@ impl<S: Store> Intake<S> {
                 members.retain(|m| m.status == Status::Member);
                 let mut eligible = Vec::new();
                 let mut states = self.states.lock().await;
-                if let Ok(t) = c.engine() {
-                    self.warm_up(&mut states, c, t).await?;
-                }
+                self.warm_up(&mut states, c).await?;
+                let condition = c.program.lottery_condition_of(l.id.value.as_str());
                 for m in &members {
+                    let mut problems = Vec::new();
                     let key = (c.id().to_string(), m.id.clone());
                     let state = match states.get(&key) {
                         Some(s) => s.clone(),
-                        None => match c.engine() {
-                            Ok(t) => rebuild(&self.store, &c.playbook, t, &m.id).await?,
-                            Err(_) => continue,
-                        },
+                        None => rebuild(&self.store, &c.program, &m.id).await?,
                     };
-                    let holds = match (&l.eligible, c.engine()) {
-                        (None, _) => true,
-                        (Some(cond), Ok(t)) => {
-                            let ctx = engine::context(&c.playbook, t, &state, at);
-                            t.holds(&cond.source.value, &ctx).unwrap_or(false)
+                    let holds = match condition {
+                        None => true,
+                        Some(cond) => {
+                            let ctx = engine::context(&c.program, &state, at, &mut problems);
+                            engine::holds(&c.program, cond, &ctx, &mut problems)
                         }
-                        (Some(_), Err(_)) => false,
                     };
+                    self.report(c, &m.id, &problems);
                     states.insert(key, state);
                     if holds {
                         eligible.push(m.id.clone());
@@ -846,15 +808,12 @@ impl<S: Store> Intake<S> {
         mut job: F,
     ) -> Result<usize, StoreError>
     where
-        F: FnMut(&Engine, &mut State, &mut Effects),
+        F: FnMut(&mut State, &mut Effects),
     {
-        let Ok(templates) = c.engine() else {
-            return Ok(0);
-        };
         let members = self.store.members(c.id()).await?;
         let done = {
             let mut states = self.states.lock().await;
-            self.job_on_members(&mut states, c, templates, &members, now, &mut job)
+            self.job_on_members(&mut states, c, &members, now, &mut job)
                 .await
         };
         // Events that came while the states were busy are written now.
@@ -866,25 +825,24 @@ impl<S: Store> Intake<S> {
         &self,
         states: &mut HashMap<(String, String), State>,
         c: &Community,
-        templates: &Engine,
         members: &[crate::rules::Member],
         now: DateTime<Utc>,
         job: &mut F,
     ) -> Result<usize, StoreError>
     where
-        F: FnMut(&Engine, &mut State, &mut Effects),
+        F: FnMut(&mut State, &mut Effects),
     {
-        self.warm_up(states, c, templates).await?;
+        self.warm_up(states, c).await?;
         let mut effects = Effects::default();
         let mut touched = HashMap::new();
         for m in members.iter().filter(|m| m.status == Status::Member) {
             let key = (c.id().to_string(), m.id.clone());
             let mut state = match states.get(&key) {
                 Some(s) => s.clone(),
-                None => rebuild(&self.store, &c.playbook, templates, &m.id).await?,
+                None => rebuild(&self.store, &c.program, &m.id).await?,
             };
             let before = state.member.clone();
-            job(templates, &mut state, &mut effects);
+            job(&mut state, &mut effects);
             if state.member != before {
                 effects.members.push(state.member.clone());
             }
@@ -902,12 +860,11 @@ impl<S: Store> Intake<S> {
         &self,
         states: &mut HashMap<(String, String), State>,
         c: &Community,
-        templates: &Engine,
     ) -> Result<(), StoreError> {
         if self.warm.lock().expect("warm lock").contains(c.id()) {
             return Ok(());
         }
-        for (member, state) in rebuild_all(&self.store, &c.playbook, templates).await? {
+        for (member, state) in rebuild_all(&self.store, &c.program).await? {
             // A state already here is at least as new as the store's.
             states.entry((c.id().to_string(), member)).or_insert(state);
         }
@@ -940,10 +897,11 @@ impl<S: Store> Intake<S> {
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
         let date = at
-            .with_timezone(&c.playbook.community.timezone)
+            .with_timezone(&c.playbook().community.timezone)
             .date_naive();
-        self.each_member(c, now, |templates, state, effects| {
-            let outcome = engine::sweep(&c.playbook, templates, state, at);
+        self.each_member(c, now, |state, effects| {
+            let outcome = engine::sweep(&c.program, state, at);
+            self.report(c, &state.member.id, &outcome.problems);
             let cause = Cause::daily(c, "sweep", date, &state.member.id, at);
             record(c, state, &cause, &outcome, now, effects);
         })
@@ -959,18 +917,18 @@ impl<S: Store> Intake<S> {
         at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
-        let Some(o) = c.playbook.rewards.occasions.get(i) else {
+        let Some(o) = c.playbook().rewards.occasions.get(i) else {
             return Ok(0);
         };
         let date = at
-            .with_timezone(&c.playbook.community.timezone)
+            .with_timezone(&c.playbook().community.timezone)
             .date_naive();
         let job = match o.on {
             crate::playbook::model::OccasionKind::Birthday => "birthday",
             crate::playbook::model::OccasionKind::Anniversary => "anniversary",
         };
-        self.each_member(c, now, |_, state, effects| {
-            if !engine::is_occasion(&c.playbook, state, o.on, date) {
+        self.each_member(c, now, |state, effects| {
+            if !engine::is_occasion(c.playbook(), state, o.on, date) {
                 return;
             }
             let outcome = Outcome {

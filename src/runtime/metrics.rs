@@ -62,6 +62,11 @@ struct ChannelLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CommunityLabels {
+    community: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReloadLabels {
     result: &'static str,
 }
@@ -69,13 +74,14 @@ struct ReloadLabels {
 /// Counter names as registered. The encoder writes their samples with a `_total` suffix;
 /// [`Metrics::render`] gives their `# HELP` and `# TYPE` lines the same name, as the
 /// Prometheus text format wants.
-const COUNTERS: [&str; 6] = [
+const COUNTERS: [&str; 7] = [
     "drumbeat_fires",
     "drumbeat_sends",
     "drumbeat_retries",
     "drumbeat_dead_letters",
     "drumbeat_missed",
     "drumbeat_reloads",
+    "drumbeat_condition_failures",
 ];
 
 /// Every series the daemon exposes. Cheap to share: keep it in an `Arc`.
@@ -91,6 +97,7 @@ pub struct Metrics {
     queue_depth: Gauge,
     playbooks: Gauge,
     reloads: Family<ReloadLabels, Counter>,
+    condition_failures: Family<CommunityLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -111,6 +118,7 @@ impl Metrics {
         let queue_depth = Gauge::default();
         let playbooks = Gauge::default();
         let reloads = Family::<ReloadLabels, Counter>::default();
+        let condition_failures = Family::<CommunityLabels, Counter>::default();
         // The encoder adds a full stop to each help text.
         registry.register(
             "drumbeat_fires",
@@ -157,6 +165,11 @@ impl Metrics {
             "Playbook reloads, by result (accepted, refused)",
             reloads.clone(),
         );
+        registry.register(
+            "drumbeat_condition_failures",
+            "Conditions (segments, badges, lottery eligibility) that failed to evaluate for a member and were taken as not met, by community",
+            condition_failures.clone(),
+        );
         Metrics {
             registry,
             fires,
@@ -168,7 +181,16 @@ impl Metrics {
             queue_depth,
             playbooks,
             reloads,
+            condition_failures,
         }
+    }
+
+    /// Conditions of `community` that failed to evaluate for a member.
+    pub fn condition_failures(&self, community: &str, n: u64) {
+        let labels = CommunityLabels {
+            community: community.to_string(),
+        };
+        self.condition_failures.get_or_create(&labels).inc_by(n);
     }
 
     /// Fires of `community` just written to the outbox: `pending` to be sent, `missed`

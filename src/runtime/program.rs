@@ -3,6 +3,7 @@
 //! re-validated), and again, community by community, when a file changes.
 
 use crate::channel::{self, BuildError, Channel, ConsoleSink, Options};
+use crate::compile::{Program, compile};
 use crate::diag::{Diagnostic, Severity, render};
 use crate::plan::slot_values;
 use crate::plan::{Fire, Source};
@@ -19,16 +20,14 @@ use std::sync::Arc;
 /// One community, ready to run.
 #[derive(Debug)]
 pub struct Community {
-    pub playbook: Playbook,
+    /// The playbook, compiled: what validated is what runs.
+    pub program: Program,
     /// The file it was loaded from.
     pub path: PathBuf,
     /// Its channels by id, built with their secrets resolved.
     pub routes: IndexMap<String, Route>,
     /// The source text it was built from: a reload that finds the same text keeps it.
     pub text: Arc<str>,
-    /// Its templates compiled, the first time an event needs them (most communities of a
-    /// large deployment only ever need them for a moment, when a slot fires).
-    engine: std::sync::OnceLock<Result<Engine, RenderError>>,
 }
 
 /// A built channel and the pace it is sent at.
@@ -42,37 +41,37 @@ pub struct Route {
 
 impl Community {
     pub fn new(
-        playbook: Playbook,
+        program: Program,
         path: PathBuf,
         routes: IndexMap<String, Route>,
         text: Arc<str>,
     ) -> Community {
         Community {
-            playbook,
+            program,
             path,
             routes,
             text,
-            engine: std::sync::OnceLock::new(),
         }
     }
 
-    /// The compiled templates, kept once compiled.
-    pub fn engine(&self) -> Result<&Engine, RenderError> {
-        self.engine
-            .get_or_init(|| Engine::new(&self.playbook))
-            .as_ref()
-            .map_err(Clone::clone)
+    pub fn playbook(&self) -> &Playbook {
+        self.program.playbook()
+    }
+
+    /// The compiled templates (compiled the first time a message needs them).
+    pub fn engine(&self) -> &Engine {
+        self.program.engine()
     }
 
     pub fn id(&self) -> &str {
-        self.playbook.community.id.value.as_str()
+        self.program.id()
     }
 
     /// The text a fire sends: its template rendered at the fire's instant with the values
     /// of its slot or lottery; for an assisted channel, wrapped as a to-do for a person.
     /// The lottery `id`, if the playbook has it.
     pub fn lottery(&self, id: &str) -> Option<&crate::playbook::model::Lottery> {
-        self.playbook
+        self.playbook()
             .rewards
             .lotteries
             .iter()
@@ -86,7 +85,6 @@ impl Community {
         fire: &Fire<'_>,
         winners: Option<&[serde_json::Value]>,
     ) -> Result<String, RenderError> {
-        let p = &self.playbook;
         let mut ctx = engine.context(fire.at);
         match fire.source {
             Source::Lottery { lottery } => {
@@ -108,7 +106,7 @@ impl Community {
                     topics: fire.topic.is_some(),
                     phase: matches!(source, Source::Phase { .. }),
                 };
-                slot_values(p, &place, fire.at, &mut ctx);
+                slot_values(&self.program, &place, fire.at, &mut ctx);
                 if let Some(topic) = fire.topic {
                     ctx.set("topic", topic);
                 }
@@ -142,7 +140,7 @@ impl Community {
         key: &str,
         text: &str,
     ) -> String {
-        let p = &self.playbook;
+        let p = self.playbook();
         let local = |t: DateTime<Utc>| t.with_timezone(&p.community.timezone);
         let at = local(due).format("%m-%d %H:%M");
         let end = local(due + grace);
@@ -167,7 +165,7 @@ impl Community {
 
     /// The channel that delivers for `channel`: its `assist` channel when it has one.
     pub fn assist_of(&self, channel: &str) -> Option<&str> {
-        self.playbook
+        self.playbook()
             .channels
             .iter()
             .find(|(k, _)| k.as_str() == channel)
@@ -246,8 +244,28 @@ pub fn load(paths: &[PathBuf], build: &Build) -> Outcome {
             continue;
         }
         let text: Arc<str> = Arc::from(loaded.sources.get(p.span.file).text.as_ref());
-        match routes(&p, build) {
-            Ok(routes) => out.communities.push(Community::new(p, path, routes, text)),
+        // Validation passed, so compiling does too; were the two ever to disagree, the
+        // file is refused with what did not compile rather than run half-resolved.
+        let program = match compile(p, &loaded.sources) {
+            Ok(program) => program,
+            Err(diags) => {
+                let report = render::human(&loaded.sources, &diags.into_vec())
+                    .trim_end()
+                    .to_string();
+                out.refused.insert(
+                    path,
+                    Refusal {
+                        report,
+                        channels: false,
+                    },
+                );
+                continue;
+            }
+        };
+        match routes(program.playbook(), build) {
+            Ok(routes) => out
+                .communities
+                .push(Community::new(program, path, routes, text)),
             Err(errors) => {
                 let report = errors
                     .iter()

@@ -20,7 +20,6 @@ use super::program::Community;
 use crate::plan::{Source, plan};
 use crate::schedule::time::resolve_local;
 use crate::store::{NewFire, Problem, Queue, Recorded, RunMark, Store, StoreError};
-use crate::template::Engine;
 use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -179,7 +178,7 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
         let mut caused: HashMap<String, Vec<(String, DateTime<Utc>)>> = HashMap::new();
         if communities
             .values()
-            .any(|c| c.playbook.content.daily_limit.is_some())
+            .any(|c| c.playbook().content.daily_limit.is_some())
         {
             for m in self.store.caused_since(now - TimeDelta::days(2)).await? {
                 caused
@@ -214,7 +213,7 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
                 None => now + TimeDelta::milliseconds(1),
             };
             let drawn = self.draws.get(id).copied().unwrap_or(now);
-            if drawn < due_by && !c.playbook.rewards.lotteries.is_empty() {
+            if drawn < due_by && !c.playbook().rewards.lotteries.is_empty() {
                 self.lotteries(c, drawn, due_by, now, &crowded, &mut fires)
                     .await?;
                 moved.push((Moved::Draws, id.clone(), due_by));
@@ -229,7 +228,7 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
             if done_to < until_now
                 && let Some(intake) = &self.intake
             {
-                for (at, job) in daily_jobs(&c.playbook, done_to, until_now) {
+                for (at, job) in daily_jobs(c.playbook(), done_to, until_now) {
                     let looked = match job {
                         Daily::Sweep => intake.sweep(c, at, now).await?,
                         Daily::Occasion(i) => intake.occasion(c, i, at, now).await?,
@@ -310,14 +309,14 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
             }
         };
         for c in communities.values() {
-            let p = &c.playbook;
+            let p = c.playbook();
             if self.intake.is_some()
                 && let Some((at, _)) = daily_jobs(p, now, until).first()
             {
                 note(*at);
             }
             if !p.rewards.lotteries.is_empty() {
-                let plan = plan(p, now, until + TimeDelta::milliseconds(1));
+                let plan = plan(&c.program, now, until + TimeDelta::milliseconds(1));
                 if let Some(f) = plan
                     .fires
                     .iter()
@@ -340,7 +339,7 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
         crowded: &HashSet<String>,
         out: &mut Vec<NewFire>,
     ) -> Result<(), StoreError> {
-        let plan = plan(&c.playbook, from, until);
+        let plan = plan(&c.program, from, until);
         for fire in plan.fires.iter().filter(|f| {
             f.status.is_planned()
                 && matches!(f.source, Source::Lottery { .. })
@@ -359,9 +358,7 @@ impl<S: Store + Clone + 'static> Scheduler<S> {
                 (Some(intake), Some(l)) => intake.draw(c, l, fire.at).await?,
                 _ => Vec::new(),
             };
-            let body = c
-                .engine()
-                .and_then(|engine| c.compose(engine, fire, Some(&winners)));
+            let body = c.compose(c.engine(), fire, Some(&winners));
             match body {
                 Ok(body) => entry.body = body,
                 Err(e) => {
@@ -385,14 +382,14 @@ fn crowded_out(
     now: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> HashSet<String> {
-    let mut out = HashSet::new();
-    let (Some(limit), Some(caused)) = (c.playbook.content.daily_limit, caused) else {
-        return out;
+    let policy = c.program.policy();
+    let (Some(_), Some(caused)) = (policy.daily_limit(), caused) else {
+        return HashSet::new();
     };
     if caused.is_empty() {
-        return out;
+        return HashSet::new();
     }
-    let tz = c.playbook.community.timezone;
+    let tz = c.playbook().community.timezone;
     let day_of = |t: DateTime<Utc>| t.with_timezone(&tz).date_naive();
     // From the start of the local day before now: the days the planned fires belong to.
     let start = resolve_local(
@@ -402,21 +399,13 @@ fn crowded_out(
             .unwrap_or(day_of(now))
             .and_time(chrono::NaiveTime::MIN),
     );
-    let mut seen: HashMap<(&str, chrono::NaiveDate), u32> = HashMap::new();
-    let whole = plan(&c.playbook, start, until);
-    for f in whole.fires.iter().filter(|f| f.status.is_planned()) {
-        let day = day_of(f.at);
-        let k = seen.entry((f.channel, day)).or_default();
-        *k += 1;
-        let before = caused
-            .iter()
-            .filter(|(ch, at)| ch == f.channel && day_of(*at) == day && *at < f.at)
-            .count() as u32;
-        if *k + before > limit {
-            out.insert(f.key());
-        }
-    }
-    out
+    let whole = plan(&c.program, start, until);
+    let planned = whole
+        .fires
+        .iter()
+        .filter(|f| f.status.is_planned())
+        .map(|f| (f.channel, f.at, f.key()));
+    policy.crowded_out(planned, caused)
 }
 
 /// Appends the planned fires of `c` in `[from, until)` with their bodies. Lotteries are
@@ -428,7 +417,7 @@ fn compose_window(
     crowded: &HashSet<String>,
     out: &mut Vec<NewFire>,
 ) {
-    let plan = plan(&c.playbook, from, until);
+    let plan = plan(&c.program, from, until);
     let mut planned = plan
         .fires
         .iter()
@@ -441,14 +430,11 @@ fn compose_window(
     if planned.peek().is_none() {
         return;
     }
-    // Compiled only when something fires: most communities have nothing in a window.
-    let engine = Engine::new(&c.playbook);
+    // Compiled only when something fires, and not kept: most communities of a large
+    // deployment need their templates a few moments a day.
+    let engine = c.program.templates();
     for fire in planned {
-        let body = match &engine {
-            Ok(engine) => c.compose(engine, fire, None),
-            Err(e) => Err(e.clone()),
-        };
-        match body {
+        match c.compose(&engine, fire, None) {
             Ok(body) => out.push(NewFire::from_fire(fire, body)),
             Err(e) => {
                 // Recorded dead-lettered, so `status` shows it rather than it vanishing.

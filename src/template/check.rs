@@ -72,19 +72,7 @@ pub fn check(p: &Playbook, diags: &mut Diagnostics) {
             }
         }
     }
-    let conditions = p
-        .rewards
-        .badges
-        .iter()
-        .map(|b| &b.when)
-        .chain(
-            p.rewards
-                .lotteries
-                .iter()
-                .filter_map(|l| l.eligible.as_ref()),
-        )
-        .chain(p.segments.iter().map(|s| &s.when));
-    for c in conditions {
+    for c in crate::template::conditions(p) {
         check_condition(&env, c, diags);
     }
 }
@@ -375,7 +363,7 @@ fn check_condition(env: &minijinja::Environment<'static>, c: &Condition, diags: 
     let at = |r: std::ops::Range<usize>| {
         Span::new(src.span.file, base + r.start, base + r.end.max(r.start + 1))
     };
-    let expr = match env.compile_expression(&src.value) {
+    let expr = match crate::template::condition(env, &src.value) {
         Ok(e) => e,
         Err(e) => {
             let span = e.range().map_or(src.span, at);

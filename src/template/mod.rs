@@ -77,14 +77,23 @@ pub fn environment(locale: &str) -> Environment<'static> {
 
 /// The compiled templates of one playbook and the values every message shares.
 pub struct Engine {
-    env: Environment<'static>,
-    /// The playbook's conditions (`when`, `eligible`), each compiled once as a small
-    /// template under a name of its own: conditions are checked on every event.
-    conditions: std::collections::HashMap<String, String>,
+    compiled: Compiled,
     tz: chrono_tz::Tz,
     community: Value,
     rules: Value,
 }
+
+self_cell::self_cell!(
+    /// A playbook's templates, and its conditions compiled against them: the conditions
+    /// (expressions) borrow the environment they were compiled in.
+    struct Compiled {
+        owner: Environment<'static>,
+        #[covariant]
+        dependent: Expressions,
+    }
+);
+
+type Expressions<'env> = Vec<minijinja::Expression<'env, 'static>>;
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -94,38 +103,53 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// A playbook's conditions (`when` of segments and badges, `eligible` of lotteries), in
+/// the order [`Engine::holds`] numbers them: segments, then badges, then lotteries.
+pub fn conditions(p: &Playbook) -> Vec<&crate::playbook::model::Condition> {
+    p.segments
+        .iter()
+        .map(|s| &s.when)
+        .chain(p.rewards.badges.iter().map(|b| &b.when))
+        .chain(
+            p.rewards
+                .lotteries
+                .iter()
+                .filter_map(|l| l.eligible.as_ref()),
+        )
+        .collect()
+}
+
+/// Compiles a condition: the one way conditions are compiled, when they are checked and
+/// when they run.
+pub fn condition<'env>(
+    env: &'env Environment<'static>,
+    source: &str,
+) -> Result<minijinja::Expression<'env, 'static>, minijinja::Error> {
+    env.compile_expression_owned(source.to_string())
+}
+
 impl Engine {
-    /// Compiles every template of a validated playbook.
+    /// Compiles every template and condition of a validated playbook.
     pub fn new(p: &Playbook) -> Result<Engine, RenderError> {
         let mut env = environment(&p.community.locale);
         for (id, t) in &p.templates {
             env.add_template_owned(id.0.clone(), t.source.clone())
                 .map_err(|e| RenderError::from_minijinja(id.as_str(), &e))?;
         }
-        let mut conditions = std::collections::HashMap::new();
-        let sources = p
-            .rewards
-            .badges
-            .iter()
-            .map(|b| &b.when)
-            .chain(p.segments.iter().map(|s| &s.when))
-            .chain(
-                p.rewards
-                    .lotteries
-                    .iter()
-                    .filter_map(|l| l.eligible.as_ref()),
-            );
-        for (i, c) in sources.enumerate() {
-            // Template names cannot collide with a playbook's: ids never hold a space.
-            let name = format!("condition {i}");
-            let body = format!("{{% if {} %}}1{{% endif %}}", c.source.value);
-            if env.add_template_owned(name.clone(), body).is_ok() {
-                conditions.insert(c.source.value.clone(), name);
-            }
-        }
+        let sources: Vec<String> = conditions(p)
+            .into_iter()
+            .map(|c| c.source.value.clone())
+            .collect();
+        let compiled = Compiled::try_new(env, |env| {
+            sources
+                .iter()
+                .map(|src| {
+                    condition(env, src).map_err(|e| RenderError::from_minijinja("condition", &e))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })?;
         Ok(Engine {
-            env,
-            conditions,
+            compiled,
             tz: p.community.timezone,
             community: community_value(p),
             rules: Value::from(minijinja::value::Serde(
@@ -142,8 +166,12 @@ impl Engine {
         })
     }
 
+    fn env(&self) -> &Environment<'static> {
+        self.compiled.borrow_owner()
+    }
+
     pub fn has_template(&self, name: &str) -> bool {
-        self.env.get_template(name).is_ok()
+        self.env().get_template(name).is_ok()
     }
 
     /// A context with what every message has (`community`, `rules`, `now`), ready for the
@@ -159,31 +187,26 @@ impl Engine {
     /// Renders template `name` with `ctx`.
     pub fn render(&self, name: &str, ctx: &Context) -> Result<String, RenderError> {
         let t = self
-            .env
+            .env()
             .get_template(name)
             .map_err(|e| RenderError::from_minijinja(name, &e))?;
-        t.render(Value::from_pairs(
-            ctx.values.iter().map(|(k, v)| (*k, v.clone())),
-        ))
-        .map_err(|e| RenderError::from_minijinja(name, &e))
+        t.render(ctx.value())
+            .map_err(|e| RenderError::from_minijinja(name, &e))
     }
-}
 
-impl Engine {
-    /// Evaluates a condition (`when`, `eligible`: a minijinja expression) with the values of
-    /// `ctx`; answers whether it holds.
-    pub fn holds(&self, condition: &str, ctx: &Context) -> Result<bool, RenderError> {
-        if let Some(name) = self.conditions.get(condition) {
-            return self.render(name, ctx).map(|out| out == "1");
-        }
-        let expr = self
-            .env
-            .compile_expression(condition)
-            .map_err(|e| RenderError::from_minijinja("condition", &e))?;
-        let value = expr
-            .eval(Value::from_pairs(
-                ctx.values.iter().map(|(k, v)| (*k, v.clone())),
-            ))
+    /// Evaluates condition `index` (numbered as [`conditions`] lists them) with the values
+    /// of `ctx`; answers whether it holds. An index the playbook does not have is an error.
+    pub fn holds(&self, index: usize, ctx: &Context) -> Result<bool, RenderError> {
+        let value = self
+            .compiled
+            .borrow_dependent()
+            .get(index)
+            .ok_or_else(|| RenderError {
+                template: "condition".into(),
+                message: format!("no condition {index}"),
+                range: None,
+            })?
+            .eval(ctx.value())
             .map_err(|e| RenderError::from_minijinja("condition", &e))?;
         Ok(value.is_true())
     }
@@ -196,6 +219,10 @@ pub struct Context {
 }
 
 impl Context {
+    fn value(&self) -> Value {
+        Value::from_pairs(self.values.iter().map(|(k, v)| (*k, v.clone())))
+    }
+
     /// Sets a variable; `value` is anything serde can serialize.
     pub fn set<T: serde::Serialize>(&mut self, name: &'static str, value: T) -> &mut Self {
         self.values

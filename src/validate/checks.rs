@@ -243,6 +243,7 @@ fn references(p: &Playbook, diags: &mut Diagnostics) {
             );
         }
     }
+    caused_unrouted(p, diags);
     // Calendar entries refer to content and activity slots.
     let slot_ids: Vec<&str> = p
         .content
@@ -265,6 +266,59 @@ fn references(p: &Playbook, diags: &mut Diagnostics) {
                 diags,
             );
         }
+    }
+}
+
+/// Messages that members' events and the daily sweep cause, and that name no channel of
+/// their own, go to the default channel: without one, each is reported where its template
+/// is named. Compiling checks the same, with this function.
+pub(crate) fn caused_unrouted(p: &Playbook, diags: &mut Diagnostics) {
+    if p.channel_for(None).is_some() {
+        return;
+    }
+    let entry = p.entry.as_ref();
+    let retention = p.retention.as_ref();
+    let tiers = p.rewards.tiers.as_ref();
+    let unrouted: Vec<&Ref> = entry
+        .into_iter()
+        .flat_map(|e| e.welcome.iter().chain(e.refusal.iter()))
+        .chain(p.rules.iter().filter_map(|r| r.template.as_ref()))
+        .chain(tiers.and_then(|t| t.announce.as_ref()))
+        .chain(p.rewards.badges.iter().filter_map(|b| b.template.as_ref()))
+        .chain(p.rewards.streaks.iter().filter_map(|s| s.template.as_ref()))
+        .chain(
+            p.rewards
+                .occasions
+                .iter()
+                .filter(|o| o.channel.is_none())
+                .map(|o| &o.template),
+        )
+        .chain(
+            retention
+                .and_then(|r| r.recall.as_ref())
+                .filter(|r| r.channel.is_none())
+                .map(|r| &r.template),
+        )
+        .chain(
+            retention
+                .and_then(|r| r.eliminate.as_ref())
+                .filter(|e| e.channel.is_none())
+                .and_then(|e| e.warn_template.as_ref()),
+        )
+        .collect();
+    for r in unrouted {
+        diags.push(
+            Diagnostic::new(
+                Code::NoChannel,
+                r.span,
+                format!(
+                    "no channel for `{}`, a message members' events cause: the playbook has {} channels and no `default_channel`",
+                    r.value,
+                    p.channels.len()
+                ),
+            )
+            .with_hint("add `default_channel:` at the top level"),
+        );
     }
 }
 

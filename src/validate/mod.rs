@@ -2,5 +2,6 @@
 //! find is reported as [`crate::diag::Diagnostic`]s.
 
 mod checks;
+pub(crate) use checks::caused_unrouted;
 
 pub use checks::check;
