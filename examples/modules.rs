@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 /// The modules that take values and return values: no clock, network or store.
 pub const CORE: &[&str] = &[
     "source", "parallel", "diag", "playbook", "validate", "template", "schedule", "plan", "rules",
-    "events", "compile", "policy",
+    "events", "compile", "policy", "roll",
 ];
 
 /// Crates that do I/O, which the core must not name.

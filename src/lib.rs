@@ -13,6 +13,7 @@ pub mod parallel;
 pub mod plan;
 pub mod playbook;
 pub mod policy;
+pub mod roll;
 pub mod rules;
 pub mod runtime;
 pub mod schedule;

@@ -1,9 +1,8 @@
 //! `drumbeat assist list|done` — the to-dos of assisted channels.
 
 use crate::cli::CliError;
-use crate::cli::common::{
-    emit, open_existing_store, open_store_to_read, small_runtime, usage, visible,
-};
+use crate::cli::common::{emit, open_existing_store, open_store_to_read, small_runtime, usage};
+use crate::diag::visible;
 use crate::store::{Confirmed, DEFAULT_URL, Lifecycle, Todos};
 use chrono::{SecondsFormat, Utc};
 

@@ -102,7 +102,7 @@ impl From<Refusal> for CliError {
             Refusal::Invalid(reasons) => CliError::Refused {
                 problems: reasons
                     .iter()
-                    .map(|r| crate::cli::common::visible(r).into_owned())
+                    .map(|r| crate::diag::visible(r).into_owned())
                     .collect(),
                 outcome: EVENTS_REFUSED,
             },

@@ -62,7 +62,7 @@ pub fn run<S: Store + Clone>(args: Args) -> Result<(), CliError> {
         // Problems quote the events' ids and fields, which anyone could have written.
         problems: problems
             .iter()
-            .map(|p| crate::cli::common::visible(&p.to_string()).into_owned())
+            .map(|p| crate::diag::visible(&p.to_string()).into_owned())
             .collect(),
         outcome: crate::cli::error::EVENTS_REFUSED,
     })?;

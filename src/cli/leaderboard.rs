@@ -1,8 +1,9 @@
 //! `drumbeat leaderboard [--top N]`
 
 use crate::cli::CliError;
-use crate::cli::common::{emit, visible};
+use crate::cli::common::emit;
 use crate::cli::roster::{Format, Roster};
+use crate::diag::visible;
 use crate::plan::format::columns;
 use crate::rules::{Status, tier_of};
 use crate::store::{DEFAULT_URL, Store};

@@ -1,8 +1,9 @@
 //! `drumbeat ledger ID`
 
 use crate::cli::CliError;
-use crate::cli::common::{emit, visible};
+use crate::cli::common::emit;
 use crate::cli::roster::{Format, Roster};
+use crate::diag::visible;
 use crate::plan::format::columns;
 use crate::store::{DEFAULT_URL, Store};
 use serde_json::json;

@@ -1,7 +1,8 @@
 //! `drumbeat lottery replay DRAW`
 
 use crate::cli::CliError;
-use crate::cli::common::{emit, open_store_to_read, small_runtime, usage, visible};
+use crate::cli::common::{emit, open_store_to_read, small_runtime, usage};
+use crate::diag::visible;
 use crate::rules::lottery::draw;
 use crate::store::{DEFAULT_URL, Draws, Lifecycle};
 

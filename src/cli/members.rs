@@ -1,8 +1,9 @@
 //! `drumbeat members list|show ID`
 
 use crate::cli::CliError;
-use crate::cli::common::{emit, now, usage, visible};
+use crate::cli::common::{emit, now, usage};
 use crate::cli::roster::{Format, REMOVED, Roster};
+use crate::diag::visible;
 use crate::plan::format::columns;
 use crate::playbook::Playbook;
 use crate::rules::engine::State;

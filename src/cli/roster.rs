@@ -1,9 +1,10 @@
 //! What the member commands share: the store, the playbooks it keeps, members' states.
 
 use crate::cli::CliError;
-use crate::cli::common::{open_existing_store, small_runtime, usage, visible};
+use crate::cli::common::{open_existing_store, small_runtime, usage};
 use crate::compile::{Program, compile};
 use crate::diag::render;
+use crate::diag::visible;
 use crate::playbook::{Loaded, Playbook, load::load_bytes};
 use crate::rules::engine::State;
 use crate::runtime::intake::rebuild;

@@ -2,7 +2,8 @@
 
 use crate::channel::{ConsoleSink, Options};
 use crate::cli::CliError;
-use crate::cli::common::{usage, visible};
+use crate::cli::common::usage;
+use crate::diag::visible;
 use crate::runtime::program::Build;
 use crate::runtime::{self, Clock, Config, Control, Failure, ScaledClock, Settings, SystemClock};
 use crate::store::DEFAULT_URL;

@@ -1,7 +1,8 @@
 //! `drumbeat status [--store URL] [--format table|json] [--next N]`
 
 use crate::cli::CliError;
-use crate::cli::common::{emit, open_store_to_read, small_runtime, usage, visible};
+use crate::cli::common::{emit, open_store_to_read, small_runtime, usage};
+use crate::diag::visible;
 use crate::store::{
     self, Counts, DEFAULT_URL, Lifecycle, OutboxRow, OutboxStatus, State, StoreUrl,
 };

@@ -7,5 +7,7 @@
 
 mod diagnostic;
 pub mod render;
+mod visible;
 
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Label, Severity, suggest};
+pub use visible::visible;

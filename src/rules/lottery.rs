@@ -1,4 +1,32 @@
-//! Lottery draws: reproducible from a recorded seed.
+//! Lotteries: who may win, and draws reproducible from a recorded seed.
+
+use super::engine::{self, State};
+use super::member::Status;
+use crate::compile::{ConditionFailed, Program};
+use crate::playbook::model::Lottery;
+use chrono::{DateTime, Utc};
+
+/// Whether a member may win lottery `l` drawn at `at`: a member of the community, and its
+/// `eligible` condition (when it has one) holds for them then. A condition that fails to
+/// evaluate does not hold, and is added to `problems`.
+pub fn is_eligible(
+    program: &Program,
+    l: &Lottery,
+    state: &State,
+    at: DateTime<Utc>,
+    problems: &mut Vec<ConditionFailed>,
+) -> bool {
+    if state.member.status != Status::Member {
+        return false;
+    }
+    match program.lottery_condition_of(l.id.value.as_str()) {
+        None => true,
+        Some(condition) => {
+            let ctx = engine::context(program, state, at, problems);
+            engine::holds(program, condition, &ctx, problems)
+        }
+    }
+}
 
 /// Draws `wanted` winners from `eligible` (in the given order) with `seed`: a partial
 /// Fisher–Yates shuffle driven by SplitMix64, so the same seed and list always give the

@@ -6,20 +6,30 @@
 //! exist refuses the batch, and nothing changes. Events already taken in (by id, per
 //! community) are acknowledged and skipped. The rest are applied in order, each to its
 //! member's state, and written with everything they caused in one transaction.
+//!
+//! Here: taking and checking batches, applying each event. Beside it: `rebuild` (a
+//! member's state from the store), `compose` (outcomes made into rows and rendered
+//! messages) and `daily` (lottery draws, the daily sweep, occasions).
 
 use super::delivery::Communities;
 use super::program::Community;
-use crate::compile::{ConditionFailed, Program};
+use crate::compile::ConditionFailed;
 use crate::events::{Event, Kind};
-use crate::playbook::model::Penalty;
-use crate::rules::engine::{self, Census, Message, Outcome, State};
-use crate::rules::{Reason, Status};
-use crate::store::members::{Draw, Effects, LedgerLine, Milestone, OffenceLine};
-use crate::store::{NewFire, Problem, Queue, Store, StoreError};
+use crate::rules::Status;
+use crate::rules::engine::{self, Census, State};
+use crate::store::members::Effects;
+use crate::store::{Queue, Store, StoreError};
 use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::{Mutex, MutexGuard, Notify, oneshot};
+
+mod compose;
+mod daily;
+mod rebuild;
+
+use compose::{Cause, record};
+pub use rebuild::{rebuild, rebuild_all};
 
 /// How far after the intake's clock an event may be dated (clocks and time zones of
 /// forwarders go wrong by hours, not days).
@@ -125,6 +135,19 @@ impl<S: Store> Intake<S> {
         }
         if let Some(m) = &self.metrics {
             m.condition_failures(c.id(), problems.len() as u64);
+        }
+    }
+
+    /// Tells the workers of the queues that just got messages.
+    fn wake(&self, effects: &Effects) {
+        if let Some(wake) = &self.waker {
+            for f in &effects.fires {
+                let queue = Queue {
+                    community: f.community.clone(),
+                    channel: f.channel.clone(),
+                };
+                wake(&queue, f.scheduled_at);
+            }
         }
     }
 
@@ -435,82 +458,6 @@ impl<S: Store> Intake<S> {
     }
 }
 
-/// Rebuilds a member's state by replaying their events; the stored member row is the
-/// truth for who they are (admission depended on facts of its own moment).
-pub async fn rebuild<S: Store>(
-    store: &S,
-    program: &Program,
-    member: &str,
-) -> Result<State, StoreError> {
-    let p = program.playbook();
-    let id = program.id();
-    let mut state = State::new(id, member);
-    for event in store.events_of(id, member).await? {
-        // Conditions that fail were reported when the event was first applied.
-        engine::apply(program, &mut state, &event, Census::default());
-    }
-    // Referral credits: lines in the ledger without an event of this member.
-    let lines = store.ledger(id, member).await?;
-    for line in &lines {
-        if line.reason == "referral" {
-            engine::credit_referral(p, &mut state, line.at);
-        }
-    }
-    // The ledger's lines are the facts: a rule changed since gives its new points from the
-    // change on, and never rewrites a balance.
-    state.ledger.balance = lines.iter().map(|l| l.points).sum();
-    if let Some(row) = store.member(id, member).await? {
-        state.member = row;
-    }
-    Ok(state)
-}
-
-/// Rebuilds every member of a community at once: one read of its events, its ledger and
-/// its members, replayed in memory (what `rebuild` does member by member).
-pub async fn rebuild_all<S: Store>(
-    store: &S,
-    program: &Program,
-) -> Result<HashMap<String, State>, StoreError> {
-    let p = program.playbook();
-    let id = program.id();
-    let mut states: HashMap<String, State> = HashMap::new();
-    for event in store.all_events(id).await? {
-        let Some(member) = event.member.clone() else {
-            continue;
-        };
-        let state = states
-            .entry(member.clone())
-            .or_insert_with(|| State::new(id, &member));
-        engine::apply(program, state, &event, Census::default());
-    }
-    let mut sums: HashMap<String, i64> = HashMap::new();
-    for line in store.all_ledger(id).await? {
-        *sums.entry(line.member.clone()).or_default() += line.points;
-        let state = states
-            .entry(line.member.clone())
-            .or_insert_with(|| State::new(id, &line.member));
-        if line.reason == "referral" {
-            engine::credit_referral(p, state, line.at);
-        }
-    }
-    for (member, state) in states.iter_mut() {
-        state.ledger.balance = sums.get(member).copied().unwrap_or(0);
-    }
-    let rows = store.members(id).await?;
-    // Events and ledger lines of someone taken off the roster (`members remove`) stay;
-    // they are not a member until an event of theirs comes again.
-    let listed: HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-    states.retain(|member, _| listed.contains(member.as_str()));
-    for row in rows {
-        let key = row.id.clone();
-        states
-            .entry(key.clone())
-            .or_insert_with(|| State::new(id, &key))
-            .member = row;
-    }
-    Ok(states)
-}
-
 fn count_members(
     touched: &HashMap<(String, String), State>,
     states: &HashMap<(String, String), State>,
@@ -528,423 +475,4 @@ fn count_members(
         })
         .count() as u64;
     n
-}
-
-/// What caused an outcome: an event, or a sweep of the clock. Names the messages it
-/// causes (`KEY/what`) and the ledger lines' event.
-struct Cause<'a> {
-    key: String,
-    source: &'static str,
-    event: Option<&'a str>,
-    at: DateTime<Utc>,
-    /// When its messages are due: a late event's messages go out now, not in the past;
-    /// a daily job's at the job's instant.
-    due: Option<DateTime<Utc>>,
-}
-
-impl<'a> Cause<'a> {
-    fn of(c: &Community, event: &'a Event) -> Cause<'a> {
-        Cause {
-            key: format!("{}/event/{}", c.id(), event.id),
-            source: "event",
-            event: Some(&event.id),
-            at: event.at.with_timezone(&Utc),
-            due: None,
-        }
-    }
-
-    /// A daily job of the clock on behalf of one member.
-    fn daily(
-        c: &Community,
-        job: &str,
-        date: chrono::NaiveDate,
-        member: &str,
-        at: DateTime<Utc>,
-    ) -> Cause<'a> {
-        Cause {
-            key: format!("{}/{job}/{}/{member}", c.id(), date.format("%Y%m%d")),
-            source: "daily",
-            event: None,
-            at,
-            due: Some(at),
-        }
-    }
-}
-
-/// Turns what the rules decided into rows: ledger lines, milestones, messages.
-fn record(
-    c: &Community,
-    state: &State,
-    cause: &Cause<'_>,
-    outcome: &Outcome,
-    now: DateTime<Utc>,
-    effects: &mut Effects,
-) {
-    let at = cause.at;
-    let member = &state.member.id;
-    for award in &outcome.awards {
-        let (reason, detail) = match &award.reason {
-            Reason::Points { on, .. } if on == "referral" => ("referral".to_string(), None),
-            Reason::Points { on, .. } => ("points".to_string(), Some(on.clone())),
-            Reason::Streak { on, days, .. } => {
-                ("streak".to_string(), Some(format!("{days} days of {on}")))
-            }
-        };
-        effects.ledger.push(LedgerLine {
-            community: c.id().to_string(),
-            member: member.clone(),
-            at,
-            points: award.points,
-            reason,
-            detail,
-            event: cause.event.map(str::to_string),
-        });
-    }
-    for o in &outcome.offences {
-        tracing::info!(
-            community = %c.id(),
-            member = %member,
-            rule = %o.rule,
-            offence = o.n,
-            penalty = ?o.penalty,
-            action = o.action,
-            event = cause.event.unwrap_or_default(),
-            "offence"
-        );
-        effects.offences.push(OffenceLine {
-            community: c.id().to_string(),
-            member: member.clone(),
-            rule: o.rule.clone(),
-            n: o.n,
-            penalty: match o.penalty {
-                Penalty::Warn => "warn".into(),
-                Penalty::Mute(d) => format!("mute {}", d.map_or("1h".into(), |d| d.to_string())),
-                Penalty::Remove => "remove".into(),
-            },
-            action: o.action.to_string(),
-            at,
-            event: cause.event.unwrap_or_default().to_string(),
-        });
-    }
-    for what in &outcome.milestones {
-        effects.milestones.push(Milestone {
-            community: c.id().to_string(),
-            member: member.clone(),
-            what: what.clone(),
-            at,
-        });
-    }
-    for message in &outcome.messages {
-        effects.fires.push(compose(
-            c,
-            state,
-            cause,
-            message,
-            cause.due.unwrap_or(at.max(now)),
-        ));
-    }
-}
-
-/// The outbox entry of a message an event caused: rendered now, sent at once, or when
-/// the quiet hours end if it falls inside them.
-fn compose(
-    c: &Community,
-    state: &State,
-    cause: &Cause<'_>,
-    message: &Message,
-    at: DateTime<Utc>,
-) -> NewFire {
-    let engine = c.engine();
-    // Segment conditions that fail here failed the same way for the outcome, and were
-    // reported with it.
-    let mut ctx = engine::context(&c.program, state, at, &mut Vec::new());
-    for (name, value) in &message.values {
-        ctx.set(name, value);
-    }
-    let key = format!("{}/{}", cause.key, message.what);
-    let channel = match &message.channel {
-        Some(channel) => channel.clone(),
-        None => c.program.default_channel().as_str().to_string(),
-    };
-    let (scheduled_at, outside) = c.program.policy().caused(at);
-    let rendered = match &message.text {
-        Some(text) => Ok(text.clone()),
-        None => engine.render(&message.template, &ctx),
-    };
-    let (body, problem) = match (rendered, outside) {
-        (Ok(body), None) => (body, None),
-        (Ok(body), Some(why)) => (body, Some(Problem::NotSent(why))),
-        (Err(e), _) => (
-            String::new(),
-            Some(Problem::Unsendable(format!("could not render: {e}"))),
-        ),
-    };
-    let grace = TimeDelta::days(1);
-    // A channel that takes no bot posts gets the message as a to-do on its assist channel.
-    let (channel, assist_for, body) = match c.assist_of(&channel) {
-        Some(helper) if problem.is_none() => {
-            let todo = c.to_do_for(&channel, scheduled_at, grace, &key, &body);
-            (helper.to_string(), Some(channel), todo)
-        }
-        _ => (channel, None, body),
-    };
-    NewFire {
-        key,
-        community: c.id().to_string(),
-        source: format!("{}/{}", cause.source, message.what),
-        channel,
-        assist_for,
-        template: message.template.clone(),
-        scheduled_at,
-        grace,
-        body,
-        problem,
-    }
-}
-
-impl<S: Store> Intake<S> {
-    /// Draws lottery `l` of `c` at `at` among the members eligible then, and records the
-    /// draw with its seed (a draw already recorded for that instant is reused). Answers the
-    /// winners as `{id, name}`.
-    pub async fn draw(
-        &self,
-        c: &Community,
-        l: &crate::playbook::model::Lottery,
-        at: DateTime<Utc>,
-    ) -> Result<Vec<serde_json::Value>, StoreError> {
-        let drawn = self.draw_now(c, l, at).await;
-        // Events that came while the states were busy are written now.
-        self.write_waiting(at).await;
-        drawn
-    }
-
-    async fn draw_now(
-        &self,
-        c: &Community,
-        l: &crate::playbook::model::Lottery,
-        at: DateTime<Utc>,
-    ) -> Result<Vec<serde_json::Value>, StoreError> {
-        let id = format!("{}/{}/{}", c.id(), l.id.value, at.format("%Y%m%dT%H%M%SZ"));
-        let draw = match self.store.find_draw(&id).await? {
-            Some(d) => d,
-            None => {
-                let mut members = self.store.members(c.id()).await?;
-                members.retain(|m| m.status == Status::Member);
-                let mut eligible = Vec::new();
-                let mut states = self.states.lock().await;
-                self.warm_up(&mut states, c).await?;
-                let condition = c.program.lottery_condition_of(l.id.value.as_str());
-                for m in &members {
-                    let mut problems = Vec::new();
-                    let key = (c.id().to_string(), m.id.clone());
-                    let state = match states.get(&key) {
-                        Some(s) => s.clone(),
-                        None => rebuild(&self.store, &c.program, &m.id).await?,
-                    };
-                    let holds = match condition {
-                        None => true,
-                        Some(cond) => {
-                            let ctx = engine::context(&c.program, &state, at, &mut problems);
-                            engine::holds(&c.program, cond, &ctx, &mut problems)
-                        }
-                    };
-                    self.report(c, &m.id, &problems);
-                    states.insert(key, state);
-                    if holds {
-                        eligible.push(m.id.clone());
-                    }
-                }
-                drop(states);
-                let seed = fresh_seed();
-                let winners = crate::rules::lottery::draw(&eligible, l.winners, seed);
-                let draw = Draw {
-                    id: id.clone(),
-                    community: c.id().to_string(),
-                    lottery: l.id.value.to_string(),
-                    at,
-                    seed,
-                    wanted: l.winners,
-                    eligible,
-                    winners,
-                };
-                self.store.save_draw(&draw).await?;
-                tracing::info!(draw = %id, seed, eligible = draw.eligible.len(), winners = ?draw.winners, "lottery drawn");
-                draw
-            }
-        };
-        let mut out = Vec::new();
-        for w in &draw.winners {
-            let name = self
-                .store
-                .member(c.id(), w)
-                .await?
-                .and_then(|m| m.name)
-                .unwrap_or_else(|| w.clone());
-            out.push(serde_json::json!({"id": w, "name": name}));
-        }
-        Ok(out)
-    }
-}
-
-/// A seed nobody can predict: from the process's random hasher keys and the time.
-fn fresh_seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    h.finish()
-}
-
-impl<S: Store> Intake<S> {
-    /// Every member of `c` whose state can be had, with their states locked for the job.
-    async fn each_member<F>(
-        &self,
-        c: &Community,
-        now: DateTime<Utc>,
-        mut job: F,
-    ) -> Result<usize, StoreError>
-    where
-        F: FnMut(&mut State, &mut Effects),
-    {
-        let members = self.store.members(c.id()).await?;
-        let done = {
-            let mut states = self.states.lock().await;
-            self.job_on_members(&mut states, c, &members, now, &mut job)
-                .await
-        };
-        // Events that came while the states were busy are written now.
-        self.write_waiting(now).await;
-        done
-    }
-
-    async fn job_on_members<F>(
-        &self,
-        states: &mut HashMap<(String, String), State>,
-        c: &Community,
-        members: &[crate::rules::Member],
-        now: DateTime<Utc>,
-        job: &mut F,
-    ) -> Result<usize, StoreError>
-    where
-        F: FnMut(&mut State, &mut Effects),
-    {
-        self.warm_up(states, c).await?;
-        let mut effects = Effects::default();
-        let mut touched = HashMap::new();
-        for m in members.iter().filter(|m| m.status == Status::Member) {
-            let key = (c.id().to_string(), m.id.clone());
-            let mut state = match states.get(&key) {
-                Some(s) => s.clone(),
-                None => rebuild(&self.store, &c.program, &m.id).await?,
-            };
-            let before = state.member.clone();
-            job(&mut state, &mut effects);
-            if state.member != before {
-                effects.members.push(state.member.clone());
-            }
-            touched.insert(key, state);
-        }
-        self.store.write_effects(&effects, now).await?;
-        self.wake(&effects);
-        let n = touched.len();
-        states.extend(touched);
-        Ok(n)
-    }
-
-    /// Loads every member of `c` into `states` at once, the first time a job needs them all.
-    async fn warm_up(
-        &self,
-        states: &mut HashMap<(String, String), State>,
-        c: &Community,
-    ) -> Result<(), StoreError> {
-        if self.warm.lock().expect("warm lock").contains(c.id()) {
-            return Ok(());
-        }
-        for (member, state) in rebuild_all(&self.store, &c.program).await? {
-            // A state already here is at least as new as the store's.
-            states.entry((c.id().to_string(), member)).or_insert(state);
-        }
-        self.warm
-            .lock()
-            .expect("warm lock")
-            .insert(c.id().to_string());
-        Ok(())
-    }
-
-    fn wake(&self, effects: &Effects) {
-        if let Some(wake) = &self.waker {
-            for f in &effects.fires {
-                let queue = Queue {
-                    community: f.community.clone(),
-                    channel: f.channel.clone(),
-                };
-                wake(&queue, f.scheduled_at);
-            }
-        }
-    }
-
-    /// The daily sweep of community `c` at `at` (local midnight): badges that came to
-    /// hold, recalls, elimination warnings and eliminations. Answers how many members it
-    /// looked at.
-    pub async fn sweep(
-        &self,
-        c: &Community,
-        at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<usize, StoreError> {
-        let date = at
-            .with_timezone(&c.playbook().community.timezone)
-            .date_naive();
-        self.each_member(c, now, |state, effects| {
-            let outcome = engine::sweep(&c.program, state, at);
-            self.report(c, &state.member.id, &outcome.problems);
-            let cause = Cause::daily(c, "sweep", date, &state.member.id, at);
-            record(c, state, &cause, &outcome, now, effects);
-        })
-        .await
-    }
-
-    /// Sends occasion number `i` of `c` (a birthday or anniversary greeting) at `at` to
-    /// every member whose day it is.
-    pub async fn occasion(
-        &self,
-        c: &Community,
-        i: usize,
-        at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<usize, StoreError> {
-        let Some(o) = c.playbook().rewards.occasions.get(i) else {
-            return Ok(0);
-        };
-        let date = at
-            .with_timezone(&c.playbook().community.timezone)
-            .date_naive();
-        let job = match o.on {
-            crate::playbook::model::OccasionKind::Birthday => "birthday",
-            crate::playbook::model::OccasionKind::Anniversary => "anniversary",
-        };
-        self.each_member(c, now, |state, effects| {
-            if !engine::is_occasion(c.playbook(), state, o.on, date) {
-                return;
-            }
-            let outcome = Outcome {
-                messages: vec![Message {
-                    template: o.template.value.to_string(),
-                    place: crate::template::Place::Occasion,
-                    channel: o.channel.as_ref().map(|c| c.value.to_string()),
-                    values: Vec::new(),
-                    what: job.to_string(),
-                    text: None,
-                }],
-                ..Outcome::default()
-            };
-            let cause = Cause::daily(c, job, date, &state.member.id, at);
-            record(c, state, &cause, &outcome, now, effects);
-        })
-        .await
-    }
 }
