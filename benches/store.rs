@@ -67,6 +67,7 @@ fn record_claim_send(c: &mut Criterion) {
                                     r.lease(),
                                     Outcome::Sent {
                                         answer: "{\"errcode\":0,\"errmsg\":\"ok\"}".into(),
+                                        at: now,
                                     },
                                 )
                             })

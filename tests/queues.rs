@@ -249,6 +249,7 @@ async fn an_assisted_post_is_confirmed_once() {
             claimed.rows[0].lease(),
             Outcome::Sent {
                 answer: "HTTP 200".into(),
+                at: t0(),
             },
         )],
         t0(),

@@ -89,6 +89,7 @@ async fn busy_store(dir: &Path) {
                     morning[0].lease(),
                     Outcome::Sent {
                         answer: "errcode 0".into(),
+                        at: t0(),
                     },
                 ),
                 (

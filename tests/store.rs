@@ -228,6 +228,7 @@ async fn a_batch_settles_as_if_one_by_one() {
         .lease();
     let sent = |answer: &str| Outcome::Sent {
         answer: answer.into(),
+        at: t0() + secs(11),
     };
     let done = s
         .settle(
@@ -274,6 +275,8 @@ async fn large_batches_record_and_settle_everything() {
                 r.lease(),
                 Outcome::Sent {
                     answer: r.key.clone(),
+                    // Accepted one by one, a second apart, before the settle records them.
+                    at: t0() + secs(r.key[1..].parse::<i64>().unwrap()),
                 },
             )
         })
@@ -284,15 +287,34 @@ async fn large_batches_record_and_settle_everything() {
         error: "timeout".into(),
         parts_sent: 0,
     };
+    // A dead letter two rows on leaves one send between them, settled on its own.
+    outcomes[152].1 = Outcome::Dead {
+        error: "HTTP 400".into(),
+        parts_sent: 0,
+    };
     let settled = s.settle(&outcomes, t0() + mins(5)).await.unwrap();
     assert!(settled.iter().all(|d| *d));
     let counts = s.counts_by_state().await.unwrap();
-    assert_eq!((counts.sent, counts.retrying), (299, 1));
+    assert_eq!(
+        (counts.sent, counts.retrying, counts.dead_lettered),
+        (298, 1, 1)
+    );
     let row = s.find("f123").await.unwrap().unwrap();
     assert_eq!(
         row.answer.as_deref(),
         Some("f123"),
         "each row keeps its own answer"
+    );
+    assert_eq!(
+        row.sent_at,
+        Some(t0() + secs(123)),
+        "sent_at is when the channel accepted it, not when the result was written"
+    );
+    let single = s.find("f151").await.unwrap().unwrap();
+    assert_eq!(
+        single.sent_at,
+        Some(t0() + secs(151)),
+        "a send settled alone too"
     );
 }
 
@@ -837,6 +859,7 @@ async fn concurrent_workers_never_claim_a_row_twice() {
                             r.lease(),
                             Outcome::Sent {
                                 answer: format!("worker {w}"),
+                                at: now,
                             },
                         )
                     })
@@ -1058,6 +1081,7 @@ mod state_machine {
                                 let outcome = match outcome {
                                     0 => Outcome::Sent {
                                         answer: "ok".into(),
+                                        at: now,
                                     },
                                     1 => Outcome::Retry {
                                         at: now + secs(delay_s),
@@ -1195,6 +1219,7 @@ async fn claiming_several_queues_takes_each_due_head_and_tells_what_comes_next()
             done[0].lease(),
             Outcome::Sent {
                 answer: "ok".into(),
+                at: t0(),
             },
         )],
         t0(),

@@ -7,7 +7,8 @@
 //!
 //! A worker sends its queue strictly in scheduled order. It claims the head of its queue
 //! a moment before it is due (`claim_ahead`), so that at the instant only the sends remain
-//! (claiming 10,000 queues at once takes a few hundred milliseconds), sends each row at its
+//! (10,000 queues due at once are claimed [`CLAIM_ROUND`] at a time, each batch answered as
+//! soon as it is written, all well inside the head start), sends each row at its
 //! instant and at the channel's pace, and on a retryable failure hands the
 //! rest back and waits until the retry is due: nothing overtakes a message that is being
 //! retried.
@@ -48,7 +49,7 @@ impl Default for Settings {
         Settings {
             batch: 64,
             lease: TimeDelta::minutes(10),
-            claim_ahead: TimeDelta::seconds(1),
+            claim_ahead: TimeDelta::seconds(3),
             retry: RetryPolicy::default(),
         }
     }
@@ -273,45 +274,71 @@ async fn desk<S: Outbox>(shared: Arc<Shared<S>>, mut rx: mpsc::UnboundedReceiver
             }
             continue;
         }
-        let lease = shared.settings.lease;
-        match shared
-            .store
-            .claim_queues(
-                &claims,
-                shared.settings.batch,
-                now,
-                now + shared.settings.claim_ahead,
-                lease,
-            )
-            .await
-        {
-            Ok(claimed) => {
-                store_wrote(&shared.health);
-                let mut by_queue: HashMap<(String, String), Vec<OutboxRow>> = HashMap::new();
-                for row in claimed.rows {
-                    by_queue
-                        .entry((row.community.clone(), row.channel.clone()))
-                        .or_default()
-                        .push(row);
-                }
-                for ((queue, reply), next) in
-                    claims.into_iter().zip(claim_replies).zip(claimed.next_due)
-                {
-                    let rows = by_queue
-                        .remove(&(queue.community, queue.channel))
-                        .unwrap_or_default();
-                    let _ = reply.send(Ok((rows, next)));
-                }
+        // A batch at a time, each answered once written: the first workers of a burst start
+        // while the rest are still being claimed.
+        let mut claims = claims.into_iter();
+        let mut claim_replies = claim_replies.into_iter();
+        loop {
+            let batch: Vec<Queue> = claims.by_ref().take(CLAIM_ROUND).collect();
+            if batch.is_empty() {
+                break;
             }
-            Err(e) => {
+            let replies: Vec<_> = claim_replies.by_ref().take(batch.len()).collect();
+            let now = shared.clock.now();
+            if let Err((e, replies)) = claim_batch(&shared, batch, replies, now).await {
+                // The store failed: this batch and every claim still waiting get the
+                // same answer.
                 store_failed(&shared.health, now, &e, "could not claim due fires");
                 let e = ClaimError::Store(Arc::new(e));
-                for reply in claim_replies {
+                for reply in replies.into_iter().chain(claim_replies.by_ref()) {
                     let _ = reply.send(Err(e.clone()));
                 }
+                break;
             }
         }
     }
+}
+
+/// The most queues claimed in one transaction.
+const CLAIM_ROUND: usize = 512;
+
+/// Claims the due rows of `queues` in one transaction and answers each worker; on a store
+/// error, hands back the error and the workers still to answer.
+async fn claim_batch<S: Outbox>(
+    shared: &Shared<S>,
+    queues: Vec<Queue>,
+    replies: Vec<ClaimReply>,
+    now: DateTime<Utc>,
+) -> Result<(), (StoreError, Vec<ClaimReply>)> {
+    let claimed = shared
+        .store
+        .claim_queues(
+            &queues,
+            shared.settings.batch,
+            now,
+            now + shared.settings.claim_ahead,
+            shared.settings.lease,
+        )
+        .await;
+    let claimed = match claimed {
+        Ok(claimed) => claimed,
+        Err(e) => return Err((e, replies)),
+    };
+    store_wrote(&shared.health);
+    let mut by_queue: HashMap<(String, String), Vec<OutboxRow>> = HashMap::new();
+    for row in claimed.rows {
+        by_queue
+            .entry((row.community.clone(), row.channel.clone()))
+            .or_default()
+            .push(row);
+    }
+    for ((queue, reply), next) in queues.into_iter().zip(replies).zip(claimed.next_due) {
+        let rows = by_queue
+            .remove(&(queue.community, queue.channel))
+            .unwrap_or_default();
+        let _ = reply.send(Ok((rows, next)));
+    }
+    Ok(())
 }
 
 /// Notes a failed store write in the health check, logging it once per failing stretch.
@@ -541,6 +568,7 @@ impl<S: Outbox> Worker<S> {
                         row.lease(),
                         Outcome::Sent {
                             answer: answer.to_string(),
+                            at: now,
                         },
                     ));
                 }

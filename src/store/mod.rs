@@ -258,8 +258,9 @@ pub struct Lease {
 /// How a delivery attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// The channel accepted the message; `answer` is what it said (kept for `status`).
-    Sent { answer: String },
+    /// The channel accepted the message at `at` (its `sent_at`, however later the result
+    /// is recorded); `answer` is what it said (kept for `status`).
+    Sent { answer: String, at: DateTime<Utc> },
     /// Worth trying again at `at`; `parts_sent` parts of a split message got through.
     Retry {
         at: DateTime<Utc>,

@@ -114,6 +114,7 @@ pub trait Outbox: Send + Sync {
     ) -> impl Future<Output = Result<bool, StoreError>> + Send {
         let outcome = Outcome::Sent {
             answer: answer.to_string(),
+            at: now,
         };
         async move { self.settle_one(lease, outcome, now).await }
     }

@@ -363,20 +363,22 @@ async fn settle_sent(
     // any of the matching values otherwise).
     let mut seen = HashSet::new();
     let firsts: Vec<&(Lease, Outcome)> = sends.iter().filter(|(l, _)| seen.insert(*l)).collect();
-    let mut update = QueryBuilder::<Sqlite>::new("WITH settled (id, token, answer) AS (");
+    let mut update = QueryBuilder::<Sqlite>::new("WITH settled (id, token, answer, sent_at) AS (");
     update.push_values(firsts, |mut row, (lease, outcome)| {
-        let answer = match outcome {
-            Outcome::Sent { answer } => answer.clone(),
+        let (answer, at) = match outcome {
+            Outcome::Sent { answer, at } => (answer.clone(), *at),
             _ => unreachable!("only sends are settled together"),
         };
         row.push_bind(lease.id)
             .push_bind(lease.token)
-            .push_bind(answer);
+            .push_bind(answer)
+            .push_bind(millis(at));
     });
     update
-        .push(") UPDATE outbox SET state = 'sent', answer = settled.answer, sent_at = ")
-        .push_bind(millis(now))
-        .push(", updated_at = ")
+        .push(
+            ") UPDATE outbox SET state = 'sent', answer = settled.answer, \
+             sent_at = settled.sent_at, updated_at = ",
+        )
         .push_bind(millis(now))
         .push(
             " FROM settled WHERE outbox.id = settled.id AND outbox.lease_token = settled.token \
@@ -666,14 +668,15 @@ impl Outbox for SqliteStore {
             let (lease, outcome) = &outcomes[i];
             i += 1;
             let query = match outcome {
-                Outcome::Sent { answer } => sqlx::query(
-                    "UPDATE outbox SET state = 'sent', answer = ?4, sent_at = ?3, updated_at = ?3 \
+                Outcome::Sent { answer, at } => sqlx::query(
+                    "UPDATE outbox SET state = 'sent', answer = ?4, sent_at = ?5, updated_at = ?3 \
                      WHERE id = ?1 AND lease_token = ?2 AND state = 'sending'",
                 )
                 .bind(lease.id)
                 .bind(lease.token)
                 .bind(millis(now))
-                .bind(answer),
+                .bind(answer)
+                .bind(millis(*at)),
                 Outcome::Retry {
                     at,
                     error,
