@@ -2,6 +2,8 @@
 
 use super::activity::{Activity, Stats};
 use super::member::{Member, Status};
+use super::milestone::Milestone;
+use super::money::Money;
 use super::points::{Award, Ledger, Reason, tier_of};
 use crate::compile::{ConditionFailed, Program};
 use crate::events::{Event, Kind};
@@ -17,10 +19,10 @@ pub struct State {
     pub member: Member,
     pub ledger: Ledger,
     pub activity: Activity,
-    /// Things that happen once: `welcomed`, `tier:ID`, `badge:ID`, `task:ID`.
-    pub milestones: BTreeSet<String>,
+    /// Things that happen once: welcomed, a tier reached, a badge granted, a task done.
+    pub milestones: BTreeSet<Milestone>,
     /// Paid so far, per currency (entry fees).
-    pub paid: Vec<(String, f64)>,
+    pub paid: Vec<(String, Money)>,
     /// Offences so far, per rule id.
     pub offences: std::collections::BTreeMap<String, u32>,
 }
@@ -64,7 +66,10 @@ impl State {
         let badges: Vec<&str> = self
             .milestones
             .iter()
-            .filter_map(|m| m.strip_prefix("badge:"))
+            .filter_map(|m| match m {
+                Milestone::Badge(id) => Some(id.as_str()),
+                _ => None,
+            })
             .collect();
         json!({
             "id": m.id,
@@ -110,8 +115,8 @@ pub struct Offence {
 pub struct Outcome {
     pub awards: Vec<Award>,
     pub messages: Vec<Message>,
-    /// New once-only facts (`welcomed`, `tier:regular`).
-    pub milestones: Vec<String>,
+    /// New once-only facts.
+    pub milestones: Vec<Milestone>,
     /// Admitted by this event: the referrer, if any, earns the referral points.
     pub admitted: bool,
     /// Refused by this event, with the unmet requirements' ids.
@@ -175,16 +180,17 @@ pub fn holds(
 pub fn grant_badges(program: &Program, state: &mut State, at: DateTime<Utc>, out: &mut Outcome) {
     let p = program.playbook();
     if state.member.status != Status::Member
-        || p.rewards
-            .badges
-            .iter()
-            .all(|b| state.milestones.contains(&format!("badge:{}", b.id.value)))
+        || p.rewards.badges.iter().all(|b| {
+            state
+                .milestones
+                .contains(&Milestone::Badge(b.id.value.to_string()))
+        })
     {
         return;
     }
     let ctx = context(program, state, at, &mut out.problems);
     for (i, b) in p.rewards.badges.iter().enumerate() {
-        let what = format!("badge:{}", b.id.value);
+        let what = Milestone::Badge(b.id.value.to_string());
         if state.milestones.contains(&what)
             || !holds(program, program.badge_condition(i), &ctx, &mut out.problems)
         {
@@ -200,7 +206,7 @@ pub fn grant_badges(program: &Program, state: &mut State, at: DateTime<Utc>, out
                 },
                 channel: None,
                 values: vec![("badge", json!({"id": b.id.value.as_str(), "name": b.name}))],
-                what,
+                what: what.to_string(),
                 text: None,
             });
         }
@@ -234,7 +240,7 @@ pub fn apply(program: &Program, state: &mut State, event: &Event, census: Census
                     m.referrer.get_or_insert(r);
                 }
                 if event.data.get("accepted_rules").and_then(Value::as_bool) == Some(true) {
-                    state.milestones.insert("accepted_rules".into());
+                    state.milestones.insert(Milestone::AcceptedRules);
                 }
                 check_entry(p, state, at, census, true, &mut out);
             }
@@ -243,17 +249,18 @@ pub fn apply(program: &Program, state: &mut State, event: &Event, census: Census
             if event.kind == Kind::TaskDone
                 && let Some(task) = text("task")
             {
-                state.milestones.insert(format!("task:{task}"));
+                state.milestones.insert(Milestone::Task(task));
             }
             if event.kind == Kind::Payment {
                 let amount = event
                     .data
                     .get("amount")
                     .and_then(Value::as_f64)
-                    .unwrap_or(0.0);
+                    .and_then(Money::from_units)
+                    .unwrap_or_default();
                 let currency = text("currency").unwrap_or_else(|| "CNY".into());
                 match state.paid.iter_mut().find(|(c, _)| *c == currency) {
-                    Some((_, sum)) => *sum += amount,
+                    Some((_, sum)) => *sum = sum.saturating_add(amount),
                     None => state.paid.push((currency, amount)),
                 }
             }
@@ -347,19 +354,24 @@ fn check_entry(
     if let Some(entry) = &p.entry {
         for r in &entry.requirements {
             let met = match &r.kind {
-                RequirementKind::AcceptRules => state.milestones.contains("accepted_rules"),
+                RequirementKind::AcceptRules => {
+                    state.milestones.contains(&Milestone::AcceptedRules)
+                }
                 RequirementKind::Nickname { pattern } => state
                     .member
                     .name
                     .as_deref()
                     .is_some_and(|n| pattern.value.is_match(n)),
-                RequirementKind::Task { .. } => {
-                    state.milestones.contains(&format!("task:{}", r.id.value))
+                RequirementKind::Task { .. } => state
+                    .milestones
+                    .contains(&Milestone::Task(r.id.value.to_string())),
+                RequirementKind::Payment { amount, currency } => {
+                    let due = Money::from_units(*amount).unwrap_or(Money(i64::MAX));
+                    state
+                        .paid
+                        .iter()
+                        .any(|(c, sum)| c == currency && *sum >= due)
                 }
-                RequirementKind::Payment { amount, currency } => state
-                    .paid
-                    .iter()
-                    .any(|(c, sum)| c == currency && *sum + 1e-9 >= *amount),
             };
             if !met {
                 ids.push(r.id.value.to_string());
@@ -404,8 +416,8 @@ fn admit(p: &Playbook, state: &mut State, at: DateTime<Utc>, out: &mut Outcome) 
     state.member.status = Status::Member;
     state.member.joined_at.get_or_insert(at);
     out.admitted = true;
-    if state.milestones.insert("welcomed".into()) {
-        out.milestones.push("welcomed".into());
+    if state.milestones.insert(Milestone::Welcomed) {
+        out.milestones.push(Milestone::Welcomed);
         if let Some(t) = p.entry.as_ref().and_then(|e| e.welcome.as_ref()) {
             out.messages.push(Message {
                 template: t.value.to_string(),
@@ -435,7 +447,7 @@ fn announce_tier(p: &Playbook, state: &mut State, out: &mut Outcome) {
     {
         return;
     }
-    let what = format!("tier:{}", tier.id.value);
+    let what = Milestone::Tier(tier.id.value.to_string());
     if state.milestones.insert(what.clone()) {
         out.milestones.push(what.clone());
         if let Some(t) = &tiers.announce {
@@ -447,7 +459,7 @@ fn announce_tier(p: &Playbook, state: &mut State, out: &mut Outcome) {
                     "tier",
                     json!({"id": tier.id.value.as_str(), "name": tier.name, "min": tier.min.value}),
                 )],
-                what,
+                what: what.to_string(),
                 text: None,
             });
         }
@@ -639,7 +651,7 @@ pub fn sweep(program: &Program, state: &mut State, at: DateTime<Utc>) -> Outcome
     if let Some(recall) = &retention.recall
         && silent >= secs(&recall.inactive)
     {
-        let what = format!("recall:{stretch}");
+        let what = Milestone::Recalled(stretch);
         if state.milestones.insert(what.clone()) {
             out.milestones.push(what.clone());
             out.messages.push(Message {
@@ -647,7 +659,7 @@ pub fn sweep(program: &Program, state: &mut State, at: DateTime<Utc>) -> Outcome
                 place: Place::Recall,
                 channel: recall.channel.as_ref().map(|c| c.value.to_string()),
                 values: Vec::new(),
-                what,
+                what: what.to_string(),
                 text: None,
             });
         }
@@ -655,7 +667,7 @@ pub fn sweep(program: &Program, state: &mut State, at: DateTime<Utc>) -> Outcome
     if let Some(e) = &retention.eliminate {
         let limit = secs(&e.inactive.value);
         let warn_before = e.warn_before.as_ref().map(|w| secs(&w.value));
-        let warned_key = format!("warn:{stretch}");
+        let warned_key = Milestone::Warned(stretch);
         if let Some(before) = warn_before
             && silent >= limit - before
             && !state.milestones.contains(&warned_key)
@@ -668,7 +680,7 @@ pub fn sweep(program: &Program, state: &mut State, at: DateTime<Utc>) -> Outcome
                     place: Place::LastCall,
                     channel: e.channel.as_ref().map(|c| c.value.to_string()),
                     values: Vec::new(),
-                    what: warned_key.clone(),
+                    what: warned_key.to_string(),
                     text: None,
                 });
             }
@@ -677,7 +689,7 @@ pub fn sweep(program: &Program, state: &mut State, at: DateTime<Utc>) -> Outcome
         let warned = warn_before.is_none() || state.milestones.contains(&warned_key);
         if silent >= limit && warned {
             state.member.status = Status::Removed;
-            let what = format!("eliminated:{stretch}");
+            let what = Milestone::Eliminated(stretch);
             state.milestones.insert(what.clone());
             out.milestones.push(what.clone());
             if let Some(admins) = admins_channel(p) {
@@ -703,7 +715,7 @@ pub fn sweep(program: &Program, state: &mut State, at: DateTime<Utc>) -> Outcome
                     place: Place::LastCall,
                     channel: Some(admins.to_string()),
                     values: Vec::new(),
-                    what,
+                    what: what.to_string(),
                     text: Some(text),
                 });
             }

@@ -110,7 +110,7 @@ pub(super) fn record(
         effects.milestones.push(Milestone {
             community: c.id().to_string(),
             member: member.clone(),
-            what: what.clone(),
+            what: what.to_string(),
             at,
         });
     }
