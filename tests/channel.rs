@@ -1376,6 +1376,7 @@ fn answers_read_well() {
         status: Some(200),
         code: Some(93000),
         message: Some("invalid webhook url".into()),
+        accepted: None,
     };
     assert_eq!(a.to_string(), "HTTP 200, code 93000, invalid webhook url");
     assert_eq!(Answer::default().to_string(), "no answer");

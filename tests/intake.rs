@@ -4,7 +4,7 @@
 
 use chrono::{TimeZone, Utc};
 use drumbeat::channel::{ConsoleSink, Options};
-use drumbeat::runtime::delivery::Communities;
+use drumbeat::runtime::delivery::{Communities, communities_of};
 use drumbeat::runtime::intake::Intake;
 use drumbeat::runtime::metrics::Metrics;
 use drumbeat::runtime::program::{self, Build};
@@ -16,7 +16,7 @@ use drumbeat::store::members::Balance;
 use drumbeat::store::{EventLog, Ledger, Lifecycle, Members, SqliteStore};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
@@ -43,13 +43,7 @@ fn communities() -> Communities {
     };
     let loaded = program::load(&[playbook()], &build);
     assert!(loaded.refused.is_empty(), "{:?}", loaded.refused);
-    Arc::new(RwLock::new(Arc::new(
-        loaded
-            .communities
-            .into_iter()
-            .map(|c| (c.id().to_string(), Arc::new(c)))
-            .collect::<HashMap<_, _>>(),
-    )))
+    communities_of(loaded.communities)
 }
 
 async fn start() -> Server {
@@ -515,14 +509,7 @@ async fn four_busy_connections_each_get_every_answer_within_a_bounded_wait() {
 #[tokio::test]
 async fn conditions_that_fail_are_counted_in_the_metrics() {
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(playbook()).unwrap();
-    let broken = text.replace(
-        r#"when: "stats.messages_7d >= 3""#,
-        r#"when: "stats.messages_7d // 0 >= 3""#,
-    );
-    assert_ne!(text, broken, "the fixture has the chatty badge");
-    let path = dir.path().join("tea-club.yaml");
-    std::fs::write(&path, broken).unwrap();
+    let path = crate::common::tea_club_with_a_failing_badge(dir.path());
     let build = Build {
         options: Options::new().unwrap(),
         env: Arc::new(|_: &str| None),
@@ -530,13 +517,7 @@ async fn conditions_that_fail_are_counted_in_the_metrics() {
     };
     let loaded = program::load(&[path], &build);
     assert!(loaded.refused.is_empty(), "{:?}", loaded.refused);
-    let communities: Communities = Arc::new(RwLock::new(Arc::new(
-        loaded
-            .communities
-            .into_iter()
-            .map(|c| (c.id().to_string(), Arc::new(c)))
-            .collect::<HashMap<_, _>>(),
-    )));
+    let communities = communities_of(loaded.communities);
     let url = format!("sqlite://{}", dir.path().join("state.db").display());
     let store = SqliteStore::open(&url).await.unwrap();
     let metrics = Arc::new(Metrics::new());

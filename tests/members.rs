@@ -62,6 +62,23 @@ fn events(dir: &Path, lines: &[&str]) -> crate::common::Output {
     out.expect("at least one event")
 }
 
+/// `drumbeat event PLAYBOOK --input INPUT --now NOW` with the store `state.db`, in `dir`.
+fn event_in(dir: &Path, playbook: &str, input: &str, now: &str) -> crate::common::Output {
+    drumbeat_in(
+        dir,
+        [
+            "event",
+            playbook,
+            "--store",
+            "sqlite://./state.db",
+            "--input",
+            input,
+            "--now",
+            now,
+        ],
+    )
+}
+
 fn ev(id: &str, kind: &str, member: &str, at: &str, data: &str) -> String {
     format!(
         r#"{{"id":"{id}","type":"{kind}","community":"tea-club","member":"{member}","at":"{at}","data":{data}}}"#
@@ -694,18 +711,11 @@ fn a_changed_rule_counts_from_the_change_on_and_never_rewrites_the_past() {
     let apply = |line: &str| {
         std::fs::write(dir.path().join("e.jsonl"), line).unwrap();
         let event: serde_json::Value = serde_json::from_str(line).unwrap();
-        let out = drumbeat_in(
+        let out = event_in(
             dir.path(),
-            [
-                "event",
-                "tea-club.yaml",
-                "--store",
-                "sqlite://./state.db",
-                "--input",
-                "e.jsonl",
-                "--now",
-                event["at"].as_str().unwrap(),
-            ],
+            "tea-club.yaml",
+            "e.jsonl",
+            event["at"].as_str().unwrap(),
         );
         assert_eq!(out.code, 0, "{}", out.stderr);
     };
@@ -835,19 +845,11 @@ templates:
     .unwrap();
     let join = r#"{"id":"j","type":"join","community":"limited","member":"u-1","at":"2026-12-01T08:00:00+08:00","data":{"name":"小白"}}"#;
     std::fs::write(dir.path().join("e.jsonl"), join).unwrap();
-    let args = ["--store", "sqlite://./state.db"];
-    let out = drumbeat_in(
+    let out = event_in(
         dir.path(),
-        [
-            "event",
-            "limited.yaml",
-            "--input",
-            "e.jsonl",
-            "--now",
-            "2026-12-01T08:00:00+08:00",
-        ]
-        .into_iter()
-        .chain(args),
+        "limited.yaml",
+        "e.jsonl",
+        "2026-12-01T08:00:00+08:00",
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     let (code, stdout, stderr) = crate::common::spawn_in(
@@ -862,9 +864,9 @@ templates:
             "2026-12-01T10:30:00+08:00",
             "--speed",
             "3600",
-        ]
-        .into_iter()
-        .chain(args),
+            "--store",
+            "sqlite://./state.db",
+        ],
         &[],
     )
     .finish();
@@ -897,19 +899,7 @@ templates:
             r#"{{"id":"{id}","type":"join","community":"camp","member":"{member}","at":"{at}","data":{{"name":"{member}"}}}}"#
         );
         std::fs::write(dir.path().join("e.jsonl"), line).unwrap();
-        let out = drumbeat_in(
-            dir.path(),
-            [
-                "event",
-                "camp.yaml",
-                "--input",
-                "e.jsonl",
-                "--store",
-                "sqlite://./state.db",
-                "--now",
-                at,
-            ],
-        );
+        let out = event_in(dir.path(), "camp.yaml", "e.jsonl", at);
         assert_eq!(out.code, 0, "{}", out.stderr);
     };
     take("early", "u-early", "2026-11-28T10:00:00+08:00");
@@ -945,30 +935,16 @@ templates:
 #[test]
 fn a_condition_that_fails_for_a_member_is_reported_where_it_is_written() {
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(playbook()).unwrap();
-    let broken = text.replace(
-        r#"when: "stats.messages_7d >= 3""#,
-        r#"when: "stats.messages_7d // 0 >= 3""#,
-    );
-    assert_ne!(text, broken, "the fixture has the chatty badge");
-    let path = dir.path().join("tea-club.yaml");
-    std::fs::write(&path, broken).unwrap();
+    crate::common::tea_club_with_a_failing_badge(dir.path());
     let input = dir.path().join("events.jsonl");
     let join = ev("j", "join", "u-4", "2026-12-01T08:00:00+08:00", "{}");
     let checkin = ev("c", "checkin", "u-4", "2026-12-01T08:01:00+08:00", "{}");
     std::fs::write(&input, format!("{join}\n{checkin}\n")).unwrap();
-    let out = drumbeat_in(
+    let out = event_in(
         dir.path(),
-        [
-            "event",
-            "tea-club.yaml",
-            "--store",
-            "sqlite://./state.db",
-            "--input",
-            "events.jsonl",
-            "--now",
-            "2026-12-01T08:02:00+08:00",
-        ],
+        "tea-club.yaml",
+        "events.jsonl",
+        "2026-12-01T08:02:00+08:00",
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(

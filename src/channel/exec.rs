@@ -161,6 +161,7 @@ impl Exec {
             status: None,
             code: code.map(i64::from),
             message,
+            accepted: None,
         };
         match code {
             Some(0) => SendOutcome::Sent { answer, parts: 1 },

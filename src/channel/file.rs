@@ -11,7 +11,9 @@ use super::{Answer, Channel, Outgoing, SendFuture, SendOutcome};
 use std::collections::HashMap;
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
+use std::time::Instant;
 use tokio::sync::oneshot;
 
 #[derive(Debug)]
@@ -30,14 +32,14 @@ impl File {
     }
 }
 
-/// What a write answers every line it carried (one error goes to many senders, so it is
-/// kept as its kind and text).
-type Written = Result<(), Failed>;
+/// What a write answers every line it carried: when the line was on disk (one error goes
+/// to many senders, so it is kept as its kind and text).
+type Written = Result<Instant, Failed>;
 
 #[derive(Debug, Clone)]
 enum Failed {
     Io(ErrorKind, String),
-    /// The writing task died or was dropped: the line may or may not be on disk.
+    /// The writer went away: the line may or may not be on disk.
     Interrupted(String),
 }
 
@@ -46,8 +48,10 @@ enum Failed {
 struct Appender {
     path: PathBuf,
     waiting: Mutex<Vec<(Vec<u8>, oneshot::Sender<Written>)>>,
-    /// Held while a batch is written; whoever takes it writes everything waiting.
-    writing: tokio::sync::Mutex<()>,
+    /// Whether a writer is at work. It runs on a blocking thread and writes batch after
+    /// batch until nothing is waiting, so a line is written at the pace of the disk, not
+    /// whenever the task that queued it is next scheduled among ten thousand others.
+    writing: AtomicBool,
 }
 
 /// The appenders in use, by path; an entry dies with the last channel using it.
@@ -74,48 +78,49 @@ impl Appender {
         let appender = Arc::new(Appender {
             path: path.to_path_buf(),
             waiting: Mutex::new(Vec::new()),
-            writing: tokio::sync::Mutex::new(()),
+            writing: AtomicBool::new(false),
         });
         all.by_path
             .insert(path.to_path_buf(), Arc::downgrade(&appender));
         appender
     }
 
-    /// Appends `line` and flushes it to disk, together with whatever else is waiting.
-    async fn append(&self, line: Vec<u8>) -> Written {
-        let (tx, mut rx) = oneshot::channel();
+    /// Appends `line` and flushes it to disk, together with whatever else is waiting;
+    /// answers when it was on disk.
+    async fn append(self: &Arc<Self>, line: Vec<u8>) -> Written {
+        let (tx, rx) = oneshot::channel();
         self.waiting.lock().expect("waiting lock").push((line, tx));
-        // Either a writer takes our line into its batch and answers, or we get to write.
-        // Waiting for both means the senders of a batch never queue for the lock one after
-        // another just to find their answer.
-        let _writing = tokio::select! {
-            biased;
-            done = &mut rx => {
-                return done.unwrap_or_else(|_| Err(Failed::Interrupted("the write was abandoned".into())));
-            }
-            writing = self.writing.lock() => writing,
-        };
-        // Written by the writer before us, in its batch.
-        if let Ok(done) = rx.try_recv() {
-            return done;
-        }
-        let batch = std::mem::take(&mut *self.waiting.lock().expect("waiting lock"));
-        let (lines, answers): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-        let path = self.path.clone();
-        let written = tokio::task::spawn_blocking(move || {
-            append(&path, &lines).map_err(|e| Failed::Io(e.kind(), e.to_string()))
-        })
-        .await
-        .unwrap_or_else(|e| {
-            Err(Failed::Interrupted(format!(
-                "the write was interrupted: {e}"
-            )))
-        });
-        for answer in answers {
-            let _ = answer.send(written.clone());
+        if !self.writing.swap(true, Ordering::AcqRel) {
+            let me = self.clone();
+            tokio::task::spawn_blocking(move || me.write_waiting());
         }
         rx.await
             .unwrap_or_else(|_| Err(Failed::Interrupted("the write was abandoned".into())))
+    }
+
+    /// Writes everything waiting, batch after batch, until nothing is.
+    fn write_waiting(&self) {
+        loop {
+            let batch = std::mem::take(&mut *self.waiting.lock().expect("waiting lock"));
+            if batch.is_empty() {
+                self.writing.store(false, Ordering::Release);
+                // A line queued between the take and the store saw a writer at work and
+                // started none: look again, unless a new writer has started meanwhile.
+                if self.waiting.lock().expect("waiting lock").is_empty()
+                    || self.writing.swap(true, Ordering::AcqRel)
+                {
+                    return;
+                }
+                continue;
+            }
+            let (lines, answers): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+            let written = append(&self.path, &lines)
+                .map(|()| Instant::now())
+                .map_err(|e| Failed::Io(e.kind(), e.to_string()));
+            for answer in answers {
+                let _ = answer.send(written.clone());
+            }
+        }
     }
 }
 
@@ -140,8 +145,11 @@ impl Channel for File {
             let mut line = serde_json::to_vec(&msg.record()).expect("a JSON value serializes");
             line.push(b'\n');
             match self.appender.append(line).await {
-                Ok(()) => SendOutcome::Sent {
-                    answer: Answer::default(),
+                Ok(at) => SendOutcome::Sent {
+                    answer: Answer {
+                        accepted: Some(at),
+                        ..Answer::default()
+                    },
                     parts: 1,
                 },
                 Err(Failed::Interrupted(reason)) => SendOutcome::retry(reason),

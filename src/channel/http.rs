@@ -145,6 +145,7 @@ impl Reply {
             status: Some(self.status),
             code,
             message: message.or_else(|| self.excerpt()),
+            accepted: None,
         }
     }
 

@@ -118,6 +118,9 @@ pub struct Answer {
     pub code: Option<i64>,
     /// The platform's message (`errmsg`, `msg`, `description`, a short body excerpt).
     pub message: Option<String>,
+    /// When the message was accepted, where the channel knows it better than the moment
+    /// its answer is read (a `file` line is on disk before the sending task runs again).
+    pub accepted: Option<std::time::Instant>,
 }
 
 impl fmt::Display for Answer {

@@ -4,14 +4,12 @@ use crate::channel::{ConsoleSink, Options};
 use crate::cli::CliError;
 use crate::cli::common::{emit, usage};
 use crate::events::read_any;
-use crate::runtime::delivery::Communities;
 use crate::runtime::intake::Intake;
 use crate::runtime::program::{self, Build};
 use crate::store::{DEFAULT_URL, KeptPlaybook, Store};
-use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 /// Apply member events to the playbooks' communities, exactly as `POST /v1/events` does.
 ///
@@ -97,13 +95,7 @@ pub fn run<S: Store + Clone>(args: Args) -> Result<(), CliError> {
             })
             .collect();
         store.save_playbooks(&kept, now).await?;
-        let communities: Communities = Arc::new(RwLock::new(Arc::new(
-            loaded
-                .communities
-                .into_iter()
-                .map(|c| (c.id().to_string(), Arc::new(c)))
-                .collect::<HashMap<_, _>>(),
-        )));
+        let communities = crate::runtime::delivery::communities_of(loaded.communities);
         let intake = Intake::new(store.clone(), communities);
         // Checked whole, applied in batches.
         let mut total = crate::runtime::intake::Receipt::default();

@@ -210,7 +210,7 @@ fn show<S: Store>(
         offences
             .iter()
             .map(|o| {
-                json!({"rule": o.rule, "n": o.n, "penalty": o.penalty, "action": o.action,
+                json!({"rule": o.rule, "n": o.n, "penalty": o.penalty.to_string(), "action": o.action.as_str(),
                        "at": o.at.with_timezone(&tz).to_rfc3339(), "event": o.event})
             })
             .collect(),
@@ -258,8 +258,8 @@ fn show<S: Store>(
                         o.at.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
                         visible(&o.rule),
                         o.n,
-                        visible(&o.penalty),
-                        visible(&o.action)
+                        o.penalty,
+                        o.action.as_str()
                     ));
                 }
             }

@@ -10,6 +10,10 @@ use chrono::{DateTime, FixedOffset};
 use serde_json::{Map, Value};
 use std::fmt;
 
+mod money;
+
+pub use money::Money;
+
 /// One event, as sent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
@@ -21,8 +25,54 @@ pub struct Event {
     pub member: Option<String>,
     /// When it happened, with the sender's offset.
     pub at: DateTime<FixedOffset>,
-    /// The type's fields, and any others, kept as sent.
+    /// The type's fields, and any others, kept as sent (long texts cut).
     pub data: Map<String, Value>,
+    /// The fields of its type, decoded from `data` when it was read.
+    pub fields: Fields,
+}
+
+/// What an event of each type says: the fields of `data` its type defines, decoded and
+/// checked once, when the event is read. The rules read these, never `data`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fields {
+    JoinRequest {
+        name: Option<String>,
+        referrer: Option<String>,
+        accepted_rules: bool,
+    },
+    Join {
+        name: Option<String>,
+        /// `MM-DD` or `YYYY-MM-DD`, checked.
+        birthday: Option<String>,
+        profile: Option<Map<String, Value>>,
+    },
+    Leave,
+    Message {
+        text: String,
+        /// The member replied to: a reply counts toward `stats.replies_7d`.
+        reply_to: Option<String>,
+    },
+    Checkin,
+    Referral {
+        referred: String,
+    },
+    Purchase {
+        amount: Money,
+        currency: Option<String>,
+        order: Option<String>,
+    },
+    TaskDone {
+        task: String,
+    },
+    Payment {
+        amount: Money,
+        currency: Option<String>,
+    },
+    AssistDone {
+        fire: String,
+    },
+    /// A type a points rule names: its `data` carries nothing the rules read.
+    Custom,
 }
 
 /// The type of an event.
@@ -303,13 +353,14 @@ fn read_event(index: usize, value: Value) -> Result<Event, Vec<Problem>> {
         }
     };
     let mut data = data;
-    if let Some(kind) = &kind {
+    // Cut first, so the fields decoded are the texts kept.
+    clip(&mut data);
+    let fields = kind.as_ref().map(|kind| {
         if kind.needs_member() && member.is_none() && !obj.contains_key("member") {
             problem("member", format!("required for `{kind}` events"));
         }
-        check_data(kind, &data, &mut problem);
-    }
-    clip(&mut data);
+        decode(kind, &data, &mut problem)
+    });
     for key in obj.keys() {
         if !matches!(
             key.as_str(),
@@ -331,95 +382,150 @@ fn read_event(index: usize, value: Value) -> Result<Event, Vec<Problem>> {
         member,
         at: at.expect("checked"),
         data,
+        fields: fields.expect("checked"),
     })
 }
 
-/// The fields each type needs in `data`, with their shapes. Fields beyond these are kept.
-fn check_data(kind: &Kind, data: &Map<String, Value>, problem: &mut impl FnMut(&str, String)) {
-    fn text(
-        kind: &Kind,
-        data: &Map<String, Value>,
-        field: &str,
-        required: bool,
-        problem: &mut impl FnMut(&str, String),
-    ) {
-        match data.get(field) {
-            None | Some(Value::Null) if required => problem(
-                &format!("data.{field}"),
-                format!("required for `{kind}` events"),
-            ),
-            None | Some(Value::Null) | Some(Value::String(_)) => {}
-            Some(other) => problem(
-                &format!("data.{field}"),
-                format!("must be a string, not {}", json_kind(other)),
-            ),
-        }
-    }
-    let string = |field: &str, required: bool, problem: &mut dyn FnMut(&str, String)| {
-        text(kind, data, field, required, &mut |f: &str, m: String| {
-            problem(f, m)
-        })
-    };
+/// Decodes the fields type `kind` defines from `data`, reporting each one that is missing
+/// or of the wrong shape; fields beyond these are kept in `data` as sent. With problems, the
+/// answer stands in for the event only until the batch is refused.
+pub fn decode(
+    kind: &Kind,
+    data: &Map<String, Value>,
+    problem: &mut impl FnMut(&str, String),
+) -> Fields {
+    let required = |v: Option<String>| v.unwrap_or_default();
     match kind {
-        Kind::Message => {
-            string("text", true, problem);
-            string("reply_to", false, problem);
-        }
-        Kind::Referral => string("referred", true, problem),
-        Kind::TaskDone => string("task", true, problem),
-        Kind::AssistDone => string("fire", true, problem),
+        Kind::Message => Fields::Message {
+            text: required(text(kind, data, "text", true, problem)),
+            reply_to: text(kind, data, "reply_to", false, problem),
+        },
+        Kind::Referral => Fields::Referral {
+            referred: required(text(kind, data, "referred", true, problem)),
+        },
+        Kind::TaskDone => Fields::TaskDone {
+            task: required(text(kind, data, "task", true, problem)),
+        },
+        Kind::AssistDone => Fields::AssistDone {
+            fire: required(text(kind, data, "fire", true, problem)),
+        },
         Kind::JoinRequest => {
-            string("name", false, problem);
-            string("referrer", false, problem);
-            if let Some(v) = data.get("accepted_rules")
-                && !v.is_boolean()
-                && !v.is_null()
-            {
-                problem(
-                    "data.accepted_rules",
-                    format!("must be true or false, not {}", json_kind(v)),
-                );
+            let name = text(kind, data, "name", false, problem);
+            let referrer = text(kind, data, "referrer", false, problem);
+            let accepted_rules = match data.get("accepted_rules") {
+                None | Some(Value::Null) => false,
+                Some(Value::Bool(b)) => *b,
+                Some(v) => {
+                    problem(
+                        "data.accepted_rules",
+                        format!("must be true or false, not {}", json_kind(v)),
+                    );
+                    false
+                }
+            };
+            Fields::JoinRequest {
+                name,
+                referrer,
+                accepted_rules,
             }
         }
         Kind::Join => {
-            string("name", false, problem);
-            string("birthday", false, problem);
-            if let Some(Value::String(b)) = data.get("birthday")
-                && birthday(b).is_none()
+            let name = text(kind, data, "name", false, problem);
+            let mut birthday = text(kind, data, "birthday", false, problem);
+            if let Some(b) = &birthday
+                && self::birthday(b).is_none()
             {
                 problem(
                     "data.birthday",
                     format!("`{b}` is not a birthday (MM-DD or YYYY-MM-DD)"),
                 );
+                birthday = None;
             }
-            if let Some(v) = data.get("profile")
-                && !v.is_object()
-                && !v.is_null()
-            {
-                problem(
-                    "data.profile",
-                    format!("must be an object, not {}", json_kind(v)),
-                );
+            let profile = match data.get("profile") {
+                None | Some(Value::Null) => None,
+                Some(Value::Object(m)) => Some(m.clone()),
+                Some(v) => {
+                    problem(
+                        "data.profile",
+                        format!("must be an object, not {}", json_kind(v)),
+                    );
+                    None
+                }
+            };
+            Fields::Join {
+                name,
+                birthday,
+                profile,
             }
         }
         Kind::Purchase | Kind::Payment => {
-            match data.get("amount") {
-                Some(Value::Number(n)) if n.as_f64().is_some_and(|a| a >= 0.0) => {}
-                Some(Value::Number(_)) => problem("data.amount", "must not be negative".into()),
+            let amount = match data.get("amount") {
+                Some(Value::Number(n)) => match n.as_f64() {
+                    Some(a) if a < 0.0 => {
+                        problem("data.amount", "must not be negative".into());
+                        Money::default()
+                    }
+                    a => a.and_then(Money::from_units).unwrap_or_else(|| {
+                        problem("data.amount", format!("{n} is not an amount of money"));
+                        Money::default()
+                    }),
+                },
                 None | Some(Value::Null) => {
-                    problem("data.amount", format!("required for `{kind}` events"))
+                    problem("data.amount", format!("required for `{kind}` events"));
+                    Money::default()
                 }
-                Some(other) => problem(
-                    "data.amount",
-                    format!("must be a number, not {}", json_kind(other)),
-                ),
-            }
-            string("currency", false, problem);
+                Some(other) => {
+                    problem(
+                        "data.amount",
+                        format!("must be a number, not {}", json_kind(other)),
+                    );
+                    Money::default()
+                }
+            };
+            let currency = text(kind, data, "currency", false, problem);
             if *kind == Kind::Purchase {
-                string("order", false, problem);
+                Fields::Purchase {
+                    amount,
+                    currency,
+                    order: text(kind, data, "order", false, problem),
+                }
+            } else {
+                Fields::Payment { amount, currency }
             }
         }
-        Kind::Leave | Kind::Checkin | Kind::Custom(_) => {}
+        Kind::Leave => Fields::Leave,
+        Kind::Checkin => Fields::Checkin,
+        Kind::Custom(_) => Fields::Custom,
+    }
+}
+
+/// The string field `field` of `data`, reporting it when it is required and missing or
+/// not a string.
+fn text(
+    kind: &Kind,
+    data: &Map<String, Value>,
+    field: &str,
+    required: bool,
+    problem: &mut impl FnMut(&str, String),
+) -> Option<String> {
+    match data.get(field) {
+        None | Some(Value::Null) => {
+            if required {
+                problem(
+                    &format!("data.{field}"),
+                    format!("required for `{kind}` events"),
+                );
+            }
+            None
+        }
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(other) => {
+            problem(
+                &format!("data.{field}"),
+                format!("must be a string, not {}", json_kind(other)),
+            );
+            None
+        }
     }
 }
 

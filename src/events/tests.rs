@@ -21,6 +21,60 @@ fn the_contract_example_reads_with_its_fields_kept() {
     assert_eq!(e.member.as_deref(), Some("u-1024"));
     assert_eq!(e.at.to_rfc3339(), "2026-12-01T07:31:05+08:00");
     assert_eq!(e.data["extra"], 1);
+    assert_eq!(
+        e.fields,
+        Fields::Message {
+            text: "打卡 第3天".into(),
+            reply_to: Some("u-77".into()),
+        }
+    );
+}
+
+#[test]
+fn each_type_is_decoded_into_its_fields_once_when_read() {
+    let events = read_json(
+        r#"[{"id": "p", "type": "payment", "community": "c", "member": "m", "at": "2026-12-01T07:31:05+08:00", "data": {"amount": 9.9}},
+            {"id": "j", "type": "join", "community": "c", "member": "m", "at": "2026-12-01T07:31:05+08:00", "data": {"name": "阿青", "birthday": "2/29", "profile": {"city": "杭州"}}},
+            {"id": "r", "type": "join_request", "community": "c", "member": "m", "at": "2026-12-01T07:31:05+08:00", "data": {"accepted_rules": true}},
+            {"id": "x", "type": "streak_bonus", "community": "c", "member": "m", "at": "2026-12-01T07:31:05+08:00", "data": {"anything": [1]}}]"#,
+    );
+    let refused: Vec<String> = events
+        .as_ref()
+        .err()
+        .map(|ps| ps.iter().map(|p| p.to_string()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        refused,
+        ["event 1 (`j`): `data.birthday`: `2/29` is not a birthday (MM-DD or YYYY-MM-DD)"]
+    );
+    let events = read_json(
+        r#"[{"id": "p", "type": "payment", "community": "c", "member": "m", "at": "2026-12-01T07:31:05+08:00", "data": {"amount": 9.9, "currency": "USD"}},
+            {"id": "r", "type": "join_request", "community": "c", "member": "m", "at": "2026-12-01T07:31:05+08:00", "data": {"accepted_rules": true}},
+            {"id": "x", "type": "streak_bonus", "community": "c", "member": "m", "at": "2026-12-01T07:31:05+08:00", "data": {"anything": [1]}}]"#,
+    )
+    .unwrap();
+    assert_eq!(
+        events[0].fields,
+        Fields::Payment {
+            amount: Money(990),
+            currency: Some("USD".into()),
+        }
+    );
+    assert_eq!(
+        events[1].fields,
+        Fields::JoinRequest {
+            name: None,
+            referrer: None,
+            accepted_rules: true,
+        }
+    );
+    assert_eq!(events[2].fields, Fields::Custom);
+    assert_eq!(
+        problems(
+            r#"{"id": "p", "type": "purchase", "community": "c", "member": "m", "at": "2026-12-01T07:31:05+08:00", "data": {"amount": 1e300}}"#
+        ),
+        ["event 0 (`p`): `data.amount`: 1e+300 is not an amount of money"]
+    );
 }
 
 #[test]

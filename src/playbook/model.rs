@@ -315,6 +315,41 @@ pub enum Penalty {
     Remove,
 }
 
+impl Penalty {
+    /// `warn`, `mute` or `remove`, as templates see it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Penalty::Warn => "warn",
+            Penalty::Mute(_) => "mute",
+            Penalty::Remove => "remove",
+        }
+    }
+}
+
+/// As the store keeps it: `warn`, `mute 1h` (the length always written), `remove`.
+impl std::fmt::Display for Penalty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Penalty::Mute(d) => write!(f, "mute {}", d.unwrap_or(Duration::Seconds(3600))),
+            other => f.write_str(other.name()),
+        }
+    }
+}
+
+impl std::str::FromStr for Penalty {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.split_once(' ') {
+            None if s == "warn" => Ok(Penalty::Warn),
+            None if s == "remove" => Ok(Penalty::Remove),
+            None if s == "mute" => Ok(Penalty::Mute(None)),
+            Some(("mute", d)) => d.parse().map(|d| Penalty::Mute(Some(d))),
+            _ => Err(format!("unknown penalty `{s}`")),
+        }
+    }
+}
+
 /// The daily rhythm.
 #[derive(Debug, Clone, Default, JsonSchema)]
 #[schemars(deny_unknown_fields)]
@@ -678,4 +713,26 @@ pub enum SlotHome<'a> {
     Content,
     Calendar(&'a CalendarEntry),
     Phase(&'a Activity, &'a Phase),
+}
+
+#[cfg(test)]
+mod penalty_tests {
+    use super::*;
+
+    #[test]
+    fn penalties_read_back_as_the_store_keeps_them() {
+        for (p, text) in [
+            (Penalty::Warn, "warn"),
+            (Penalty::Remove, "remove"),
+            (Penalty::Mute(Some(Duration::Seconds(1800))), "mute 30m"),
+        ] {
+            assert_eq!(p.to_string(), text);
+            assert_eq!(text.parse::<Penalty>(), Ok(p));
+        }
+        // A mute of no given length is written with its default, an hour.
+        assert_eq!(Penalty::Mute(None).to_string(), "mute 1h");
+        assert_eq!("mute".parse::<Penalty>(), Ok(Penalty::Mute(None)));
+        assert!("ban".parse::<Penalty>().is_err());
+        assert!("mute forever".parse::<Penalty>().is_err());
+    }
 }

@@ -3,10 +3,9 @@
 use super::activity::{Activity, Stats};
 use super::member::{Member, Status};
 use super::milestone::Milestone;
-use super::money::Money;
 use super::points::{Award, Ledger, Reason, tier_of};
 use crate::compile::{ConditionFailed, Program};
-use crate::events::{Event, Kind};
+use crate::events::{Event, Fields, Kind, Money};
 use crate::playbook::model::{Penalty, Playbook, RequirementKind, Rule};
 use crate::template::{Context, Place};
 use chrono::{DateTime, Utc};
@@ -106,8 +105,39 @@ pub struct Offence {
     /// The member's n-th offence against the rule.
     pub n: u32,
     pub penalty: Penalty,
-    /// `warned`, `task` (sent to the admins to carry out) or `logged` (no admins channel).
-    pub action: &'static str,
+    pub action: Action,
+}
+
+/// What was done about an offence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// The member was warned (with the rule's template, when it has one).
+    Warned,
+    /// The admins were sent a to-do to mute or remove the member.
+    Task,
+    /// Only recorded: the playbook has no admins channel to send the to-do to.
+    Logged,
+}
+
+impl Action {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Action::Warned => "warned",
+            Action::Task => "task",
+            Action::Logged => "logged",
+        }
+    }
+}
+
+impl std::str::FromStr for Action {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Action::Warned, Action::Task, Action::Logged]
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| format!("unknown offence action `{s}`"))
+    }
 }
 
 /// What applying one event did to a member.
@@ -221,82 +251,79 @@ pub fn apply(program: &Program, state: &mut State, event: &Event, census: Census
     let mut out = Outcome::default();
     let m = &mut state.member;
     m.last_active = Some(m.last_active.map_or(at, |l| l.max(at)));
-    let text = |k: &str| {
-        event
-            .data
-            .get(k)
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    };
-    match &event.kind {
-        Kind::JoinRequest => {
+    match &event.fields {
+        Fields::JoinRequest {
+            name,
+            referrer,
+            accepted_rules,
+        } => {
             if m.status != Status::Member {
                 m.status = Status::Applicant;
                 m.applied_at.get_or_insert(at);
-                if let Some(name) = text("name") {
-                    m.name = Some(name);
+                if let Some(name) = name {
+                    m.name = Some(name.clone());
                 }
-                if let Some(r) = text("referrer") {
-                    m.referrer.get_or_insert(r);
+                if let Some(r) = referrer {
+                    m.referrer.get_or_insert(r.clone());
                 }
-                if event.data.get("accepted_rules").and_then(Value::as_bool) == Some(true) {
+                if *accepted_rules {
                     state.milestones.insert(Milestone::AcceptedRules);
                 }
                 check_entry(p, state, at, census, true, &mut out);
             }
         }
-        Kind::TaskDone | Kind::Payment => {
-            if event.kind == Kind::TaskDone
-                && let Some(task) = text("task")
-            {
-                state.milestones.insert(Milestone::Task(task));
-            }
-            if event.kind == Kind::Payment {
-                let amount = event
-                    .data
-                    .get("amount")
-                    .and_then(Value::as_f64)
-                    .and_then(Money::from_units)
-                    .unwrap_or_default();
-                let currency = text("currency").unwrap_or_else(|| "CNY".into());
-                match state.paid.iter_mut().find(|(c, _)| *c == currency) {
-                    Some((_, sum)) => *sum = sum.saturating_add(amount),
-                    None => state.paid.push((currency, amount)),
+        Fields::TaskDone { .. } | Fields::Payment { .. } => {
+            match &event.fields {
+                Fields::TaskDone { task } => {
+                    state.milestones.insert(Milestone::Task(task.clone()));
                 }
+                Fields::Payment { amount, currency } => {
+                    let currency = currency.clone().unwrap_or_else(|| "CNY".into());
+                    match state.paid.iter_mut().find(|(c, _)| *c == currency) {
+                        Some((_, sum)) => *sum = sum.saturating_add(*amount),
+                        None => state.paid.push((currency, *amount)),
+                    }
+                }
+                _ => {}
             }
             if state.member.status == Status::Applicant && state.member.applied_at.is_some() {
                 check_entry(p, state, at, census, false, &mut out);
             }
         }
-        Kind::Join => {
-            if let Some(name) = text("name") {
-                m.name = Some(name);
+        Fields::Join {
+            name,
+            birthday,
+            profile,
+        } => {
+            if let Some(name) = name {
+                m.name = Some(name.clone());
             }
-            if let Some(b) = text("birthday") {
-                m.birthday = Some(b);
+            if let Some(b) = birthday {
+                m.birthday = Some(b.clone());
             }
-            if let Some(profile) = event.data.get("profile").filter(|v| v.is_object()) {
-                m.profile = profile.clone();
+            if let Some(profile) = profile {
+                m.profile = Value::Object(profile.clone());
             }
             if m.status != Status::Member {
                 admit(p, state, at, &mut out);
             }
         }
-        Kind::Leave => {
+        Fields::Leave => {
             if matches!(m.status, Status::Member | Status::Applicant) {
                 m.status = Status::Left;
             }
         }
-        Kind::Message => {
-            state.activity.message(at, text("reply_to").is_some());
-            if let Some(t) = text("text") {
-                offend(p, state, &t, &mut out);
-            }
+        Fields::Message { text, reply_to } => {
+            state.activity.message(at, reply_to.is_some());
+            offend(p, state, text, &mut out);
         }
-        Kind::Checkin => state
+        Fields::Checkin => state
             .activity
             .checkin(at, at.with_timezone(&tz).date_naive()),
-        Kind::Referral | Kind::Purchase | Kind::AssistDone | Kind::Custom(_) => {}
+        Fields::Referral { .. }
+        | Fields::Purchase { .. }
+        | Fields::AssistDone { .. }
+        | Fields::Custom => {}
     }
     // Points for the event itself (a referral's points go to the referrer on admission,
     // not to whoever reports the referral).
@@ -526,11 +553,7 @@ fn offend(p: &Playbook, state: &mut State, text: &str, out: &mut Outcome) {
             continue;
         };
         let rule_value = json!({"id": id, "description": rule.description});
-        let penalty_name = match penalty {
-            Penalty::Warn => "warn",
-            Penalty::Mute(_) => "mute",
-            Penalty::Remove => "remove",
-        };
+        let penalty_name = penalty.name();
         let action = match penalty {
             Penalty::Warn => {
                 if let Some(t) = &rule.template {
@@ -546,7 +569,7 @@ fn offend(p: &Playbook, state: &mut State, text: &str, out: &mut Outcome) {
                         text: None,
                     });
                 }
-                "warned"
+                Action::Warned
             }
             Penalty::Mute(_) | Penalty::Remove => {
                 if penalty == Penalty::Remove {
@@ -562,9 +585,9 @@ fn offend(p: &Playbook, state: &mut State, text: &str, out: &mut Outcome) {
                             what: format!("{penalty_name}:{id}"),
                             text: Some(task_text(p, state, rule, n, penalty, text)),
                         });
-                        "task"
+                        Action::Task
                     }
-                    None => "logged",
+                    None => Action::Logged,
                 }
             }
         };

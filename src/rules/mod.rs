@@ -13,10 +13,8 @@ pub mod engine;
 pub mod lottery;
 pub mod member;
 pub mod milestone;
-pub mod money;
 pub mod points;
 
 pub use member::{Member, Status};
 pub use milestone::Milestone;
-pub use money::Money;
 pub use points::{Award, Ledger, Reason, tier_of};

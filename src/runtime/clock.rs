@@ -21,6 +21,11 @@ pub trait Clock: Send + Sync + 'static {
     fn in_real_time(&self, span: TimeDelta) -> TimeDelta {
         span
     }
+
+    /// How long `real` time lasts on this clock: the inverse of [`Clock::in_real_time`].
+    fn span_of_real(&self, real: std::time::Duration) -> TimeDelta {
+        TimeDelta::from_std(real).unwrap_or(TimeDelta::MAX)
+    }
 }
 
 /// The longest real sleep in one go: a wall clock that jumps (NTP, a suspended machine)
@@ -99,6 +104,10 @@ impl Clock for ScaledClock {
         TimeDelta::microseconds(
             (span.num_microseconds().unwrap_or(i64::MAX) as f64 / self.speed) as i64,
         )
+    }
+
+    fn span_of_real(&self, real: std::time::Duration) -> TimeDelta {
+        TimeDelta::microseconds((real.as_secs_f64() * self.speed * 1e6) as i64)
     }
 }
 

@@ -14,7 +14,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
 /// Everything `drumbeat run` was asked to do.
@@ -150,13 +150,7 @@ async fn run_on<S: Store + Clone + 'static>(
             "took over unfinished sends; recorded fires past their grace as missed"
         );
     }
-    let communities: Communities = Arc::new(RwLock::new(Arc::new(
-        loaded
-            .communities
-            .into_iter()
-            .map(|c| (c.id().to_string(), Arc::new(c)))
-            .collect::<HashMap<String, Arc<Community>>>(),
-    )));
+    let communities = super::delivery::communities_of(loaded.communities);
     let count = communities.read().expect("communities lock").len() as u64;
     metrics.set_playbooks(count);
     health.set_playbooks(count);

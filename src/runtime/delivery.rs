@@ -29,6 +29,16 @@ use tokio::task::JoinSet;
 /// The communities being run, by id; swapped whole on reload.
 pub type Communities = Arc<RwLock<Arc<HashMap<String, Arc<Community>>>>>;
 
+/// `loaded`, by id, ready to be run and swapped on reload.
+pub fn communities_of(loaded: Vec<Community>) -> Communities {
+    Arc::new(RwLock::new(Arc::new(
+        loaded
+            .into_iter()
+            .map(|c| (c.id().to_string(), Arc::new(c)))
+            .collect(),
+    )))
+}
+
 /// How delivery behaves.
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
@@ -561,14 +571,21 @@ impl<S: Outbox> Worker<S> {
                     self.shared
                         .metrics
                         .attempt(community_id, channel, Attempt::Sent);
-                    let late = (now - row.scheduled_at).num_microseconds().unwrap_or(0);
+                    // When the channel accepted it, where it knows better than now.
+                    let accepted = match answer.accepted {
+                        Some(at) => now - self.shared.clock.span_of_real(at.elapsed()),
+                        None => now,
+                    };
+                    let late = (accepted - row.scheduled_at)
+                        .num_microseconds()
+                        .unwrap_or(0);
                     self.shared.metrics.lateness(late.max(0) as f64 / 1e6);
                     tracing::info!(key = %row.key, attempt = row.attempts, "sent");
                     settled.push(self.settle(
                         row.lease(),
                         Outcome::Sent {
                             answer: answer.to_string(),
-                            at: now,
+                            at: accepted,
                         },
                     ));
                 }

@@ -38,11 +38,10 @@ pub struct OffenceLine {
     pub rule: String,
     /// The member's n-th offence against this rule (1 for the first).
     pub n: u32,
-    /// `warn`, `mute`, `remove`.
-    pub penalty: String,
-    /// What was done: `warned`, `done` (the channel carried it out), `task` (sent to the
-    /// admins as a to-do).
-    pub action: String,
+    /// Kept as `warn`, `mute 1h`, `remove`.
+    pub penalty: crate::playbook::model::Penalty,
+    /// What was done, kept as `warned`, `task` or `logged`.
+    pub action: crate::rules::engine::Action,
     pub at: DateTime<Utc>,
     pub event: String,
 }

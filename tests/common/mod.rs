@@ -208,3 +208,18 @@ impl Drop for Running {
         let _ = std::fs::remove_file(&self.stderr);
     }
 }
+
+/// The tea club's playbook written into `dir`, with its `chatty` badge's condition made to
+/// fail for every member's values (it validates: `//` by zero fails only when evaluated).
+pub fn tea_club_with_a_failing_badge(dir: &Path) -> PathBuf {
+    let text =
+        std::fs::read_to_string(root().join("tests/fixtures/members/tea-club.yaml")).unwrap();
+    let broken = text.replace(
+        r#"when: "stats.messages_7d >= 3""#,
+        r#"when: "stats.messages_7d // 0 >= 3""#,
+    );
+    assert_ne!(text, broken, "the fixture has the chatty badge");
+    let path = dir.join("tea-club.yaml");
+    std::fs::write(&path, broken).unwrap();
+    path
+}

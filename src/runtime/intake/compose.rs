@@ -3,7 +3,6 @@
 
 use super::Community;
 use crate::events::Event;
-use crate::playbook::model::Penalty;
 use crate::rules::Reason;
 use crate::rules::engine::{self, Message, Outcome, State};
 use crate::store::members::{Effects, LedgerLine, Milestone, OffenceLine};
@@ -86,8 +85,8 @@ pub(super) fn record(
             member = %member,
             rule = %o.rule,
             offence = o.n,
-            penalty = ?o.penalty,
-            action = o.action,
+            penalty = %o.penalty,
+            action = o.action.as_str(),
             event = cause.event.unwrap_or_default(),
             "offence"
         );
@@ -96,12 +95,8 @@ pub(super) fn record(
             member: member.clone(),
             rule: o.rule.clone(),
             n: o.n,
-            penalty: match o.penalty {
-                Penalty::Warn => "warn".into(),
-                Penalty::Mute(d) => format!("mute {}", d.map_or("1h".into(), |d| d.to_string())),
-                Penalty::Remove => "remove".into(),
-            },
-            action: o.action.to_string(),
+            penalty: o.penalty,
+            action: o.action,
             at,
             event: cause.event.unwrap_or_default().to_string(),
         });

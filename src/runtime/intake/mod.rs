@@ -14,7 +14,7 @@
 use super::delivery::Communities;
 use super::program::Community;
 use crate::compile::ConditionFailed;
-use crate::events::{Event, Kind};
+use crate::events::{Event, Fields, Kind};
 use crate::rules::Status;
 use crate::rules::engine::{self, Census, State};
 use crate::store::members::Effects;
@@ -317,8 +317,8 @@ impl<S: Store> Intake<S> {
         confirms: &mut Vec<(String, DateTime<Utc>)>,
     ) -> Result<(), StoreError> {
         if event.kind == Kind::AssistDone {
-            if let Some(key) = event.data.get("fire").and_then(|v| v.as_str()) {
-                confirms.push((key.to_string(), event.at.with_timezone(&Utc)));
+            if let Fields::AssistDone { fire } = &event.fields {
+                confirms.push((fire.clone(), event.at.with_timezone(&Utc)));
             }
             return Ok(());
         }
@@ -326,7 +326,7 @@ impl<S: Store> Intake<S> {
             return Ok(());
         };
         if event.kind == Kind::Referral
-            && let Some(referred) = event.data.get("referred").and_then(|v| v.as_str())
+            && let Fields::Referral { referred } = &event.fields
         {
             // The referred person remembers who brought them, unless already in.
             let state = self.state(states, touched, c, referred).await?;
@@ -420,7 +420,7 @@ impl<S: Store> Intake<S> {
                 }
             }
             if e.kind == Kind::AssistDone
-                && let Some(key) = e.data.get("fire").and_then(|v| v.as_str())
+                && let Fields::AssistDone { fire: key } = &e.fields
             {
                 let found = self.store.find(key).await?;
                 if !found.is_some_and(|r| r.assist_for.is_some() && r.community == e.community) {

@@ -164,8 +164,8 @@ impl EventLog for SqliteStore {
                     .push_bind(o.member.clone())
                     .push_bind(o.rule.clone())
                     .push_bind(i64::from(o.n))
-                    .push_bind(o.penalty.clone())
-                    .push_bind(o.action.clone())
+                    .push_bind(o.penalty.to_string())
+                    .push_bind(o.action.as_str())
                     .push_bind(millis(o.at))
                     .push_bind(o.event.clone());
             },
@@ -296,8 +296,8 @@ impl Members for SqliteStore {
                     member: r.try_get("member")?,
                     rule: r.try_get("rule")?,
                     n: u32::try_from(r.try_get::<i64, _>("n")?).unwrap_or(0),
-                    penalty: r.try_get("penalty")?,
-                    action: r.try_get("action")?,
+                    penalty: parsed(r.try_get("penalty")?)?,
+                    action: parsed(r.try_get("action")?)?,
                     at: instant(r.try_get("at")?)?,
                     event: r.try_get("event")?,
                 })
@@ -490,13 +490,17 @@ async fn read_events(
                 Ok(serde_json::Value::Object(m)) => m,
                 _ => Default::default(),
             };
+            let kind = Kind::parse(&r.try_get::<String, _>("type")?);
+            // Checked when it was taken in.
+            let fields = crate::events::decode(&kind, &data, &mut |_, _| {});
             Ok(Event {
                 id: r.try_get("id")?,
-                kind: Kind::parse(&r.try_get::<String, _>("type")?),
+                kind,
                 community: community.to_string(),
                 member: r.try_get("member")?,
                 at: at.with_timezone(&offset),
                 data,
+                fields,
             })
         })
         .collect::<Result<_, sqlx::Error>>()
@@ -540,4 +544,10 @@ async fn read_ledger(
         })
         .collect::<Result<_, sqlx::Error>>()
         .map_err(StoreError::db(doing))
+}
+
+/// A value kept as text, read back; text no drumbeat wrote is a decoding error.
+fn parsed<T: std::str::FromStr<Err = String>>(text: String) -> Result<T, sqlx::Error> {
+    text.parse()
+        .map_err(|e: String| sqlx::Error::Decode(e.into()))
 }
