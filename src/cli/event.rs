@@ -6,7 +6,7 @@ use crate::cli::common::{emit, usage};
 use crate::events::read_any;
 use crate::runtime::intake::Intake;
 use crate::runtime::program::{self, Build};
-use crate::store::{DEFAULT_URL, KeptPlaybook, Store};
+use crate::store::{DEFAULT_URL, Store};
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -85,16 +85,7 @@ pub fn run<S: Store + Clone>(args: Args) -> Result<(), CliError> {
         .map_err(|e| usage(&format!("cannot start: {e}")))?;
     rt.block_on(async move {
         let store = S::open(&args.store).await?;
-        let kept: Vec<KeptPlaybook> = loaded
-            .communities
-            .iter()
-            .map(|c| KeptPlaybook {
-                community: c.id().to_string(),
-                path: c.path.display().to_string(),
-                source: c.text.to_string(),
-            })
-            .collect();
-        store.save_playbooks(&kept, now).await?;
+        store.save_playbooks(&loaded.kept, now).await?;
         let communities = crate::runtime::delivery::communities_of(loaded.communities);
         let intake = Intake::new(store.clone(), communities);
         // Checked whole, applied in batches.

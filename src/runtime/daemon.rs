@@ -9,7 +9,7 @@ use super::program::{self, Build, Community, same_file};
 use super::scheduler::Scheduler;
 use super::serving::Posted;
 use crate::server::{self, Health, Ops};
-use crate::store::{self, KeptPlaybook, PlaybookArchive, Store, StoreError};
+use crate::store::{self, KeptPlaybook, Store, StoreError};
 use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -150,6 +150,7 @@ async fn run_on<S: Store + Clone + 'static>(
             "took over unfinished sends; recorded fires past their grace as missed"
         );
     }
+    let kept = loaded.kept;
     let communities = super::delivery::communities_of(loaded.communities);
     let count = communities.read().expect("communities lock").len() as u64;
     metrics.set_playbooks(count);
@@ -184,7 +185,8 @@ async fn run_on<S: Store + Clone + 'static>(
         )
     };
     scheduler.intake = Some(intake.clone());
-    save_playbooks(&store, &communities, now).await?;
+    store.save_playbooks(&kept, now).await?;
+    drop(kept);
     let server = match config.listen {
         Some(addr) => {
             let listener = tokio::net::TcpListener::bind(addr)
@@ -364,13 +366,14 @@ impl<S: Store + Clone + 'static> Daemon<S> {
             }
         }
         let (mut changed, mut added) = (Vec::new(), Vec::new());
+        let kept = loaded.kept;
         for c in loaded.communities {
             let id = c.id().to_string();
             if next.contains_key(&id) {
                 continue;
             }
             match old.get(&id) {
-                Some(o) if o.text == c.text && same_file(&o.path, &c.path) => {
+                Some(o) if o.digest == c.digest && same_file(&o.path, &c.path) => {
                     next.insert(id, o.clone());
                 }
                 Some(_) => {
@@ -416,29 +419,15 @@ impl<S: Store + Clone + 'static> Daemon<S> {
         }
         self.metrics.set_playbooks(count);
         self.health.set_playbooks(count);
-        if let Err(e) = save_playbooks(&self.store, &self.communities, now).await {
+        // The store keeps the text of each playbook that changed or came.
+        let fresh: Vec<KeptPlaybook> = kept
+            .into_iter()
+            .filter(|k| changed.contains(&k.community) || added.contains(&k.community))
+            .collect();
+        if let Err(e) = self.store.save_playbooks(&fresh, now).await {
             tracing::error!(error = %e, "could not keep the playbooks in the store");
         }
     }
-}
-
-/// Keeps each community's playbook text in the store, for the commands that read members.
-async fn save_playbooks(
-    store: &impl PlaybookArchive,
-    communities: &Communities,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), StoreError> {
-    let kept: Vec<KeptPlaybook> = communities
-        .read()
-        .expect("communities lock")
-        .values()
-        .map(|c| KeptPlaybook {
-            community: c.id().to_string(),
-            path: c.path.display().to_string(),
-            source: c.text.to_string(),
-        })
-        .collect();
-    store.save_playbooks(&kept, now).await
 }
 
 /// Takes the lock that makes this process the only daemon running with a SQLite store:

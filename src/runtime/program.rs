@@ -9,6 +9,7 @@ use crate::plan::slot_values;
 use crate::plan::{Fire, Source};
 use crate::playbook::types::RateLimit;
 use crate::playbook::{Loaded, Playbook, load_paths};
+use crate::store::KeptPlaybook;
 use crate::template::{Engine, Place, RenderError};
 use crate::validate;
 use chrono::{DateTime, Utc};
@@ -26,8 +27,10 @@ pub struct Community {
     pub path: PathBuf,
     /// Its channels by id, built with their secrets resolved.
     pub routes: IndexMap<String, Route>,
-    /// The source text it was built from: a reload that finds the same text keeps it.
-    pub text: Arc<str>,
+    /// A digest of the source text it was built from: a reload that finds the same text
+    /// keeps the running version. The text itself is not kept (ten thousand playbooks
+    /// would hold megabytes of it); the store keeps it for the member commands.
+    pub digest: u64,
 }
 
 /// A built channel and the pace it is sent at.
@@ -44,13 +47,13 @@ impl Community {
         program: Program,
         path: PathBuf,
         routes: IndexMap<String, Route>,
-        text: Arc<str>,
+        digest: u64,
     ) -> Community {
         Community {
             program,
             path,
             routes,
-            text,
+            digest,
         }
     }
 
@@ -192,6 +195,8 @@ pub struct Build {
 pub struct Outcome {
     /// Communities whose file is valid and whose channels built.
     pub communities: Vec<Community>,
+    /// Their playbooks' texts, to keep in the store (the communities keep only a digest).
+    pub kept: Vec<KeptPlaybook>,
     /// Files refused, each with why.
     pub refused: BTreeMap<PathBuf, Refusal>,
 }
@@ -243,7 +248,13 @@ pub fn load(paths: &[PathBuf], build: &Build) -> Outcome {
         if bad.contains(&path) {
             continue;
         }
-        let text: Arc<str> = Arc::from(loaded.sources.get(p.span.file).text.as_ref());
+        let text = loaded.sources.get(p.span.file).text.as_ref();
+        let digest = digest(text);
+        let kept = KeptPlaybook {
+            community: p.community.id.value.to_string(),
+            path: path.display().to_string(),
+            source: text.to_string(),
+        };
         // Validation passed, so compiling does too; were the two ever to disagree, the
         // file is refused with what did not compile rather than run half-resolved.
         let program = match compile(p, &loaded.sources) {
@@ -263,9 +274,11 @@ pub fn load(paths: &[PathBuf], build: &Build) -> Outcome {
             }
         };
         match routes(program.playbook(), build) {
-            Ok(routes) => out
-                .communities
-                .push(Community::new(program, path, routes, text)),
+            Ok(routes) => {
+                out.communities
+                    .push(Community::new(program, path, routes, digest));
+                out.kept.push(kept);
+            }
             Err(errors) => {
                 let report = errors
                     .iter()
@@ -283,6 +296,14 @@ pub fn load(paths: &[PathBuf], build: &Build) -> Outcome {
         }
     }
     out
+}
+
+/// A digest of a playbook's text, to tell an unchanged file on reload.
+fn digest(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
 }
 
 /// Builds every channel of a playbook, with the pace each is sent at.
