@@ -85,6 +85,9 @@ pub struct Intake<S> {
     waker: Option<Waker>,
     /// Where conditions that failed are counted.
     metrics: Option<Arc<super::metrics::Metrics>>,
+    /// The conditions (community, place, text) whose failure was logged at `warn`: a broken
+    /// condition fails for every member, and one line says so; the rest are counted.
+    failing: std::sync::Mutex<HashSet<(String, String, String)>>,
 }
 
 type Waiting = (
@@ -109,6 +112,7 @@ impl<S: Store> Intake<S> {
             warm: std::sync::Mutex::new(HashSet::new()),
             waker: None,
             metrics: None,
+            failing: std::sync::Mutex::new(HashSet::new()),
         }
     }
 
@@ -124,14 +128,29 @@ impl<S: Store> Intake<S> {
             return;
         }
         for problem in problems {
-            tracing::warn!(
-                community = %c.id(),
-                member = %member,
-                at = %problem.at,
-                condition = %problem.condition,
-                error = %problem.error,
-                "a condition could not be evaluated; taken as not met"
-            );
+            let first = self.failing.lock().expect("failing lock").insert((
+                c.id().to_string(),
+                problem.at.clone(),
+                problem.condition.clone(),
+            ));
+            if first {
+                tracing::warn!(
+                    community = %c.id(),
+                    member = %member,
+                    at = %problem.at,
+                    condition = %problem.condition,
+                    error = %problem.error,
+                    "a condition could not be evaluated; taken as not met (later failures of it are counted in drumbeat_condition_failures_total and logged at debug)"
+                );
+            } else {
+                tracing::debug!(
+                    community = %c.id(),
+                    member = %member,
+                    at = %problem.at,
+                    error = %problem.error,
+                    "a condition could not be evaluated; taken as not met"
+                );
+            }
         }
         if let Some(m) = &self.metrics {
             m.condition_failures(c.id(), problems.len() as u64);
