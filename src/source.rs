@@ -191,8 +191,13 @@ impl SourceMap {
     }
 
     pub fn add(&mut self, path: impl Into<PathBuf>, text: impl Into<String>) -> FileId {
+        self.push(SourceFile::new(path, text))
+    }
+
+    /// Adds a file already indexed (files are indexed on several threads, numbered in order).
+    pub fn push(&mut self, file: SourceFile) -> FileId {
         let id = FileId(self.files.len() as u32);
-        self.files.push(Arc::new(SourceFile::new(path, text)));
+        self.files.push(Arc::new(file));
         id
     }
 

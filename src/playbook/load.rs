@@ -8,7 +8,7 @@ use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::playbook::decode::{Cx, MAX_PROBLEMS_PER_FILE};
 use crate::playbook::model::Playbook;
 use crate::playbook::sections;
-use crate::source::{FileId, SourceMap, Span};
+use crate::source::{FileId, SourceFile, SourceMap, Span};
 use marked_yaml::LoadError;
 use std::path::{Path, PathBuf};
 
@@ -89,22 +89,22 @@ pub fn load_paths(paths: &[PathBuf]) -> Loaded {
     let mut loaded = Loaded::default();
     let files = expand_paths(paths, &mut loaded.diagnostics);
     let read = crate::parallel::map(&files, |path| read_file(path).map(|b| admit(path, b)));
-    // Per file: the problem that stopped it before parsing, or its id to parse.
-    let mut kept: Vec<Result<FileId, Diagnostic>> = Vec::with_capacity(files.len());
-    for (path, read) in files.iter().zip(read) {
-        kept.push(read.and_then(|a| keep(&mut loaded.sources, path, a)));
-    }
+    // Per file: its id to parse, or the problem that stopped it before parsing.
+    let placed: Vec<Result<FileId, Diagnostic>> = read
+        .into_iter()
+        .map(|r| r.and_then(|a| keep(&mut loaded.sources, a)))
+        .collect();
     let sources = &loaded.sources;
-    let parsed = crate::parallel::map(&kept, |k| {
+    let parsed = crate::parallel::map(&placed, |p| {
         let mut diags = Diagnostics::new();
-        let playbook = match k {
+        let playbook = match p {
             Ok(fid) => load_source(sources, *fid, &mut diags),
             Err(_) => None,
         };
         (playbook, diags)
     });
-    for (k, (playbook, diags)) in kept.into_iter().zip(parsed) {
-        if let Err(d) = k {
+    for (p, (playbook, diags)) in placed.into_iter().zip(parsed) {
+        if let Err(d) = p {
             loaded.diagnostics.push(d);
         }
         loaded.diagnostics.extend(diags);
@@ -201,7 +201,7 @@ fn open_without_waiting(path: &Path) -> std::io::Result<std::fs::File> {
 
 /// Loads one file's bytes; `path` is only used to name it.
 pub fn load_bytes(loaded: &mut Loaded, path: &Path, bytes: Vec<u8>) {
-    match keep(&mut loaded.sources, path, admit(path, bytes)) {
+    match keep(&mut loaded.sources, admit(path, bytes)) {
         Ok(fid) => {
             if let Some(p) = load_source(&loaded.sources, fid, &mut loaded.diagnostics) {
                 loaded.playbooks.push(p);
@@ -216,9 +216,13 @@ enum Admitted {
     /// Not kept: larger than a playbook may be.
     Refused(Diagnostic),
     /// Kept to be shown, but not a playbook from byte `at` on: binary, or not UTF-8.
-    Unreadable { text: String, at: usize, code: Code },
+    Unreadable {
+        file: SourceFile,
+        at: usize,
+        code: Code,
+    },
     /// Text to parse.
-    Text(String),
+    Text(SourceFile),
 }
 
 fn admit(path: &Path, bytes: Vec<u8>) -> Admitted {
@@ -240,7 +244,11 @@ fn admit(path: &Path, bytes: Vec<u8>) -> Admitted {
                 Code::NotUtf8
             };
             let text = String::from_utf8_lossy(&bytes[..at]).into_owned();
-            return Admitted::Unreadable { text, at, code };
+            return Admitted::Unreadable {
+                file: SourceFile::new(path, text),
+                at,
+                code,
+            };
         }
     };
     let text = text
@@ -249,21 +257,21 @@ fn admit(path: &Path, bytes: Vec<u8>) -> Admitted {
         .unwrap_or(text);
     if let Some(at) = text.find('\0') {
         return Admitted::Unreadable {
-            text: text[..at].to_string(),
+            file: SourceFile::new(path, &text[..at]),
             at,
             code: Code::BinaryFile,
         };
     }
-    Admitted::Text(text)
+    Admitted::Text(SourceFile::new(path, text))
 }
 
 /// Gives an admitted file its place in the source map: the id of a text to parse, or the
 /// problem of a file that is not one (kept in the map to be shown, when it has text).
-fn keep(sources: &mut SourceMap, path: &Path, a: Admitted) -> Result<FileId, Diagnostic> {
+fn keep(sources: &mut SourceMap, a: Admitted) -> Result<FileId, Diagnostic> {
     match a {
         Admitted::Refused(d) => Err(d),
-        Admitted::Unreadable { text, at, code } => {
-            let span = Span::new(sources.add(path, text), at, at);
+        Admitted::Unreadable { file, at, code } => {
+            let span = Span::new(sources.push(file), at, at);
             Err(if code == Code::BinaryFile {
                 Diagnostic::new(code, span, "this is a binary file, not a YAML playbook")
             } else {
@@ -271,7 +279,7 @@ fn keep(sources: &mut SourceMap, path: &Path, a: Admitted) -> Result<FileId, Dia
                     .with_hint("save the file as UTF-8 (most editors offer it under \"encoding\")")
             })
         }
-        Admitted::Text(text) => Ok(sources.add(path, text)),
+        Admitted::Text(file) => Ok(sources.push(file)),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The playbook language: model types, loading with positions, environment references.
 
 pub mod decode;
+mod kept;
 pub mod load;
 pub mod model;
 pub mod schema;

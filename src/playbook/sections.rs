@@ -2,6 +2,7 @@
 
 use crate::diag::Code;
 use crate::playbook::decode::{Cx, Decode, choice};
+use crate::playbook::kept::Kept;
 use crate::playbook::model::*;
 use crate::playbook::types::{self, Days, Duration, Id, LocalTime, parse_weekday};
 use crate::source::Spanned;
@@ -522,30 +523,17 @@ fn regex(cx: &mut Cx, n: &Node) -> Option<Spanned<regex::Regex>> {
     }
 }
 
-/// The most patterns [`compiled`] keeps.
-const PATTERNS_KEPT: usize = 1024;
-
-/// A pattern compiled, or the same pattern compiled before in this process. Playbooks of
-/// one operator share their nickname and rule patterns, and a pattern with Unicode classes
-/// (`\p{Han}{1,6}`) takes a good part of a millisecond to compile and tens of kilobytes to
-/// hold: 10,000 playbooks then cost one compilation and share one program. Clones of a
-/// `Regex` share it and are safe to use from several threads.
+/// A pattern compiled, or the same pattern compiled before in this process: a pattern
+/// with Unicode classes (`\p{Han}{1,6}`) takes a good part of a millisecond to compile
+/// and tens of kilobytes to hold, and clones of a `Regex` share one program (and are safe
+/// to use from several threads).
 fn compiled(pattern: &str) -> Result<regex::Regex, regex::Error> {
-    use std::collections::HashMap;
-    use std::sync::{LazyLock, Mutex};
-    static KEPT: LazyLock<Mutex<HashMap<String, regex::Regex>>> = LazyLock::new(Mutex::default);
-    if let Some(r) = KEPT.lock().ok().and_then(|k| k.get(pattern).cloned()) {
-        return Ok(r);
-    }
-    let r = regex::RegexBuilder::new(pattern)
-        .size_limit(1 << 20)
-        .build()?;
-    if let Ok(mut kept) = KEPT.lock()
-        && kept.len() < PATTERNS_KEPT
-    {
-        kept.insert(pattern.to_string(), r.clone());
-    }
-    Ok(r)
+    static PATTERNS: Kept<regex::Regex> = Kept::new();
+    PATTERNS.get(pattern, || {
+        regex::RegexBuilder::new(pattern)
+            .size_limit(1 << 20)
+            .build()
+    })
 }
 
 fn rule(cx: &mut Cx, node: &Node) -> Option<Rule> {

@@ -1,5 +1,6 @@
 //! The scalar types of the language, each parsed from its text form at load time.
 
+use crate::playbook::kept::Kept;
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Weekday};
 use std::fmt;
 use std::str::FromStr;
@@ -296,12 +297,16 @@ impl FromStr for Cron {
                 fields.len()
             ));
         }
-        let parser = croner::parser::CronParser::builder()
-            .seconds(croner::parser::Seconds::Disallowed)
-            .year(croner::parser::Year::Disallowed)
-            .build();
-        let cron = parser
-            .parse(s)
+        // Parsing takes tens of microseconds; playbooks repeat their schedules.
+        static PARSED: Kept<croner::Cron> = Kept::new();
+        let cron = PARSED
+            .get(s, || {
+                croner::parser::CronParser::builder()
+                    .seconds(croner::parser::Seconds::Disallowed)
+                    .year(croner::parser::Year::Disallowed)
+                    .build()
+                    .parse(s)
+            })
             .map_err(|e| format!("`{s}` is not a valid cron expression: {e}"))?;
         let variable = |f: &str| f.contains('*') || f.contains('/');
         Ok(Cron {
