@@ -275,7 +275,9 @@ pub fn parse_weekday(s: &str) -> Result<Weekday, String> {
 #[derive(Debug, Clone)]
 pub struct Cron {
     pub source: String,
-    pub cron: croner::Cron,
+    /// Shared by every playbook that writes the same expression: a parsed pattern is about
+    /// ten kilobytes, and ten thousand playbooks repeat a handful.
+    pub cron: std::sync::Arc<croner::Cron>,
     /// True when the minute or hour field is a wildcard or a step: the expression then
     /// follows real time across DST changes instead of firing once per local time.
     pub real_time: bool,
@@ -298,7 +300,7 @@ impl FromStr for Cron {
             ));
         }
         // Parsing takes tens of microseconds; playbooks repeat their schedules.
-        static PARSED: Kept<croner::Cron> = Kept::new();
+        static PARSED: Kept<std::sync::Arc<croner::Cron>> = Kept::new();
         let cron = PARSED
             .get(s, || {
                 croner::parser::CronParser::builder()
@@ -306,6 +308,7 @@ impl FromStr for Cron {
                     .year(croner::parser::Year::Disallowed)
                     .build()
                     .parse(s)
+                    .map(std::sync::Arc::new)
             })
             .map_err(|e| format!("`{s}` is not a valid cron expression: {e}"))?;
         let variable = |f: &str| f.contains('*') || f.contains('/');
