@@ -5,6 +5,7 @@ mod common;
 
 mod bad_input;
 mod channel;
+mod clocked;
 mod daemon;
 mod hostile_clients;
 mod init;

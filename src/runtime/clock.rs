@@ -111,6 +111,103 @@ impl Clock for ScaledClock {
     }
 }
 
+/// A clock that moves only when told: a test sets the instant, and whatever sleeps until
+/// then wakes. Real time does not move it, so what the daemon does at each instant is the
+/// same on a loaded machine as on an idle one.
+#[derive(Debug)]
+pub struct ManualClock {
+    now: tokio::sync::watch::Sender<DateTime<Utc>>,
+    /// The instants sleepers wait for, with how many wait for each.
+    sleepers: std::sync::Mutex<std::collections::BTreeMap<DateTime<Utc>, usize>>,
+}
+
+impl ManualClock {
+    pub fn new(start: DateTime<Utc>) -> std::sync::Arc<ManualClock> {
+        std::sync::Arc::new(ManualClock {
+            now: tokio::sync::watch::Sender::new(start),
+            sleepers: std::sync::Mutex::default(),
+        })
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        *self.now.borrow()
+    }
+
+    /// Moves the clock to `at`; an instant already passed leaves it where it is (time
+    /// never runs backwards).
+    pub fn set(&self, at: DateTime<Utc>) {
+        self.now.send_if_modified(|now| {
+            let later = at > *now;
+            if later {
+                *now = at;
+            }
+            later
+        });
+    }
+
+    pub fn advance(&self, by: TimeDelta) {
+        self.set(self.now() + by);
+    }
+
+    /// The earliest instant something sleeps until, later than now.
+    pub fn next_wake(&self) -> Option<DateTime<Utc>> {
+        let now = self.now();
+        let sleepers = self.sleepers.lock().expect("sleepers lock");
+        sleepers
+            .range(now..)
+            .map(|(at, _)| *at)
+            .find(|at| *at > now)
+    }
+}
+
+/// Counts a sleeper for as long as it waits (dropped with the sleep, woken or not).
+struct Sleeper {
+    clock: std::sync::Arc<ManualClock>,
+    at: DateTime<Utc>,
+}
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        let mut sleepers = self.clock.sleepers.lock().expect("sleepers lock");
+        if let Some(n) = sleepers.get_mut(&self.at) {
+            *n -= 1;
+            if *n == 0 {
+                sleepers.remove(&self.at);
+            }
+        }
+    }
+}
+
+impl Clock for std::sync::Arc<ManualClock> {
+    fn now(&self) -> DateTime<Utc> {
+        ManualClock::now(self)
+    }
+
+    fn sleep_until(&self, at: DateTime<Utc>) -> Sleep {
+        let mut now = self.now.subscribe();
+        let clock = self.clone();
+        Box::pin(async move {
+            if *now.borrow() >= at {
+                return;
+            }
+            *clock
+                .sleepers
+                .lock()
+                .expect("sleepers lock")
+                .entry(at)
+                .or_default() += 1;
+            let _sleeper = Sleeper { clock, at };
+            // The sender lives in the clock this future holds, so the wait ends only at `at`.
+            let _ = now.wait_for(|now| *now >= at).await;
+        })
+    }
+
+    /// Real time does not move this clock: a channel's answer comes at the clock's now.
+    fn span_of_real(&self, _real: std::time::Duration) -> TimeDelta {
+        TimeDelta::zero()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +242,38 @@ mod tests {
         assert_eq!(
             slow.in_real_time(TimeDelta::seconds(3)),
             TimeDelta::seconds(6)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_manual_clock_wakes_sleepers_only_when_set_past_their_instant() {
+        let start = DateTime::UNIX_EPOCH;
+        let clock = ManualClock::new(start);
+        let at = start + TimeDelta::minutes(5);
+        let sleep = tokio::spawn(clock.sleep_until(at));
+        while clock.next_wake().is_none() {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(clock.next_wake(), Some(at));
+        clock.advance(TimeDelta::minutes(4));
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(!sleep.is_finished(), "woke a minute early");
+        clock.set(start);
+        assert_eq!(
+            clock.now(),
+            start + TimeDelta::minutes(4),
+            "never backwards"
+        );
+        clock.advance(TimeDelta::minutes(1));
+        sleep.await.unwrap();
+        assert_eq!(
+            clock.next_wake(),
+            None,
+            "a woken sleeper is no longer counted"
+        );
+        assert_eq!(
+            clock.span_of_real(std::time::Duration::from_secs(9)),
+            TimeDelta::zero()
         );
     }
 }

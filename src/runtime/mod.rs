@@ -13,7 +13,7 @@ pub mod program;
 pub mod scheduler;
 pub mod serving;
 
-pub use clock::{Clock, ScaledClock, SystemClock};
+pub use clock::{Clock, ManualClock, ScaledClock, SystemClock};
 pub use daemon::{Config, Control, Failure, run};
 pub use delivery::Settings;
 pub use pace::{Pace, RetryPolicy};

@@ -4,6 +4,9 @@
 
 pub mod disk;
 pub mod events;
+pub mod fixture;
+pub mod harness;
+pub mod hook;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
