@@ -243,6 +243,7 @@ async fn run_on<S: Store + Clone + 'static>(
         return Err(Failure::Store(e));
     }
     health.tick(first);
+    give_back_freed_memory();
     health.set_ready(true);
     tracing::info!(
         playbooks = count,
@@ -417,6 +418,7 @@ impl<S: Store + Clone + 'static> Daemon<S> {
         if !(changed.is_empty() && added.is_empty() && removed.is_empty()) {
             self.metrics.reload(true);
         }
+        give_back_freed_memory();
         self.metrics.set_playbooks(count);
         self.health.set_playbooks(count);
         // The store keeps the text of each playbook that changed or came.
@@ -427,6 +429,19 @@ impl<S: Store + Clone + 'static> Daemon<S> {
         if let Err(e) = self.store.save_playbooks(&fresh, now).await {
             tracing::error!(error = %e, "could not keep the playbooks in the store");
         }
+    }
+}
+
+/// Hands the memory that loading freed back to the system. Loading parses the files on
+/// every core, and glibc keeps what each thread freed in that thread's arena: with ten
+/// thousand playbooks about a tenth of the daemon's resident memory would otherwise be
+/// held for the texts and parse trees of files long since compiled.
+fn give_back_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes no pointers; it only returns free pages of glibc's own
+    // arenas to the system and is safe to call from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
